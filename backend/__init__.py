@@ -1,0 +1,1 @@
+"""AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates."""

@@ -1,0 +1,53 @@
+"""Time helpers: aware UTC datetimes inside, ISO 8601 strings in storage, IANA zones for people."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+Clock = Callable[[], datetime]
+UTC = timezone.utc
+
+
+def utc_now() -> datetime:
+    """The real clock; everything that decides takes ``now`` as an argument instead."""
+    return datetime.now(UTC)
+
+
+def ensure_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as machine-local time (as the seed README's ``datetime.now()``)."""
+    if value.tzinfo is None:
+        value = value.astimezone()
+    return value.astimezone(UTC)
+
+
+def to_iso(value: datetime | None) -> str | None:
+    return None if value is None else ensure_utc(value).isoformat()
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return None if value is None else ensure_utc(datetime.fromisoformat(value))
+
+
+def machine_zone_name() -> str:
+    """The machine's IANA zone name (``TZ`` or /etc/localtime), UTC when it cannot be told."""
+    try:
+        import tzlocal
+
+        return tzlocal.get_localzone_name() or "UTC"
+    except Exception:  # tzlocal raises a variety of errors on odd systems; UTC is a safe answer
+        return "UTC"
+
+
+def resolve_zone(name: str | None) -> ZoneInfo:
+    """``None`` means the machine's zone; an unknown name is a ConfigError naming the valid form."""
+    zone_name = name or machine_zone_name()
+    try:
+        return ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"timezone must be an IANA zone name such as 'Europe/Berlin' or 'UTC', got {zone_name!r}"
+        ) from exc
