@@ -1,1 +1,28 @@
-"""AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates."""
+"""AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates.
+
+The names below are the seed README's public API (``from backend import ...``). Streaming,
+health monitoring and analytics arrive with their own issues; until then they are not exported.
+"""
+
+from .config import Settings, load_settings
+from .debates import (
+    ChatCompletionsRunner,
+    CommandRunner,
+    DebateOutcome,
+    DebateRunner,
+    DemoCouncil,
+    Turn,
+)
+from .errors import ConfigError, CouncilError, DebateFailed, DebateNotFound, StoreError
+from .events import DebateEvent
+from .models import DebateStatus, ScheduleConfig, ScheduledDebate, ScheduleType
+from .scheduler import DebateScheduler, EventTriggeredScheduler
+from .storage import Store
+from .supervisor import Supervisor
+
+__all__ = [
+    "ChatCompletionsRunner", "CommandRunner", "ConfigError", "CouncilError", "DebateEvent",
+    "DebateFailed", "DebateNotFound", "DebateOutcome", "DebateRunner", "DebateScheduler",
+    "DebateStatus", "DemoCouncil", "EventTriggeredScheduler", "ScheduleConfig", "ScheduleType",
+    "ScheduledDebate", "Settings", "Store", "StoreError", "Supervisor", "Turn", "load_settings",
+]

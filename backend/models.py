@@ -97,6 +97,8 @@ class ScheduleConfig:
         self._validate_cron()
         resolve_zone(self.timezone)
         hours = tuple(self.adaptive_hours)
+        if not hours:
+            raise ConfigError("adaptive_hours must name at least one hour 0-23, got none")
         for hour in hours:
             _check_range("adaptive_hours entries", hour, 0, 23)
         object.__setattr__(self, "adaptive_hours", tuple(sorted(set(hours))))

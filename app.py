@@ -1,0 +1,19 @@
+"""AI Council Automation dashboard: routes to the pages; the backend runs in this process."""
+
+import streamlit as st
+
+from dashboard.runtime import get_supervisor
+
+st.set_page_config(page_title="AI Council Automation", page_icon=":material/podium:", layout="wide")
+supervisor = get_supervisor()
+with st.sidebar:
+    if supervisor.role == "owner":
+        st.caption(f":green[●] Backend running in this process · data: `{supervisor.data_dir.name}/`")
+    else:
+        st.caption(":orange[●] Another process runs the backend on this data directory; "
+                   "this dashboard views it and queues your commands.")
+navigation = st.navigation([
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/schedule.py", title="Schedule", icon=":material/calendar_month:"),
+])
+navigation.run()

@@ -1,0 +1,321 @@
+"""The Supervisor: one backend thread per data directory, and the API the pages call.
+
+The process that gets the data directory's owner lock runs the loop: the ``schedule`` library's
+periodic jobs plus the scheduler's own step, then a wait on a ``threading.Event`` that a due
+debate, a finished debate, a dropped event file or a queued command sets. Any other process on
+the same directory is a viewer: it reads the same Store and queues its commands for the owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import schedule
+from filelock import FileLock, Timeout
+
+from .config import Settings, load_settings
+from .debates import DebateRunner, Turn, runner_from_settings
+from .errors import ConfigError, CouncilError
+from .events import DirectoryWatcher, EventInbox, event_from_dict
+from .models import ScheduleConfig, ScheduledDebate, validate_topic
+from .planning import retry_delay
+from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
+from .storage import Store
+from .timeutil import Clock, ensure_utc, from_iso, to_iso, utc_now
+
+log = logging.getLogger(__name__)
+
+KEEP_FINISHED = timedelta(hours=48)  # finished debates stay in the live schedule this long
+FIRST_RUN_KEY = "first_run_at"
+
+
+@dataclass
+class JobHealth:
+    """What the loop knows about one periodic job: for the health page and for back-off."""
+
+    runs: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    paused_until: float = 0.0
+
+
+class Supervisor:
+    """Owns (or views) one data directory: the scheduler, the event inbox and periodic jobs."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        runner: DebateRunner | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.data_dir = Path(self.settings.data_dir)
+        self._clock = clock
+        self._runner = runner
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = FileLock(self.data_dir / "owner.lock", timeout=0, thread_local=False)
+        self.store: Store | None = None
+        self.scheduler: EventTriggeredScheduler | None = None
+        self.inbox: EventInbox | None = None
+        self._watcher: DirectoryWatcher | None = None
+        self._jobs = schedule.Scheduler()
+        self.jobs: dict[str, JobHealth] = {}
+        self.role = "stopped"
+        self.started_at: datetime | None = None
+        self.last_tick: datetime | None = None
+
+    # ---- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> "Supervisor":
+        """Open the store; become the owner (start the thread) or, if another process owns it, a viewer."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.data_dir, retention_days=self.settings.retention_days,
+                           raw_retention_days=self.settings.raw_retention_days)
+        self.started_at = self._clock()
+        try:
+            self._lock.acquire()
+        except Timeout:
+            self.role = "viewer"
+            log.info("%s is owned by another process: viewing and queueing commands", self.data_dir)
+            return self
+        self.role = "owner"
+        self._start_owner()
+        return self
+
+    def _start_owner(self) -> None:
+        assert self.store is not None
+        for problem in self.store.problems:
+            self.raise_alert("store", "corrupt_file", "critical", problem)
+        runner = self._runner or runner_from_settings(
+            turn_seconds=self.settings.turn_seconds, llm_url=self.settings.llm_url,
+            llm_model=self.settings.llm_model, llm_api_key=self.settings.llm_api_key,
+            command=self.settings.debate_command)
+        self.scheduler = EventTriggeredScheduler(
+            self._first_config(), store=self.store, runner=runner, clock=self._clock, wake=self._wake)
+        for debate in self.scheduler.recover():
+            log.warning("debate %s was running when the process stopped: marked interrupted", debate.debate_id)
+        self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
+        self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
+        self._watcher.start()
+        self._add_jobs()
+        self._thread = threading.Thread(target=self._loop, name="ai-council-supervisor", daemon=True)
+        self._thread.start()
+        log.info("supervisor started as owner of %s", self.data_dir)
+
+    def _first_config(self) -> ScheduleConfig | None:
+        """A fresh data directory gets the default plan with its first debate a minute from now."""
+        assert self.store is not None
+        if self.store.settings.get(CONFIG_KEY) is not None:
+            return None
+        now = self._clock()
+        self.store.settings.set(FIRST_RUN_KEY, to_iso(now))
+        first = now.replace(second=0, microsecond=0) + timedelta(minutes=2)
+        return ScheduleConfig(start_date=first, timezone=self.settings.timezone)
+
+    def _commands_dir(self) -> Path:
+        assert self.store is not None and self.store.commands_dir is not None
+        return self.store.commands_dir
+
+    def _add_jobs(self) -> None:
+        assert self.store is not None and self.scheduler is not None
+        store, scheduler = self.store, self.scheduler
+        self._every(10, "flush", store.flush)
+        self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
+        self._every(3600, "rollup", lambda: store.roll_up(self._clock()))
+        self._every(3600, "retention", lambda: store.apply_retention(self._clock()))
+
+    def _every(self, seconds: int, name: str, work: Callable[[], Any]) -> None:
+        self.jobs[name] = JobHealth()
+        self._jobs.every(seconds).seconds.do(self._guarded, name, work)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the loop, interrupt a running debate, flush, release the directory. Safe to call twice."""
+        self._stop.set()
+        self._wake.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self.store is not None:
+            self.store.close()
+        if self._lock.is_locked:
+            self._lock.release()
+        self.role = "stopped"
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            wait = self._guarded("tick", self.tick, default=5.0)
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def tick(self) -> float:
+        """One step: take queued commands and events, run due jobs, start due debates; returns the wait."""
+        assert self.scheduler is not None
+        self.last_tick = self._clock()
+        self._guarded("commands", self.process_commands)
+        self._guarded("events", self.process_events)
+        self._jobs.run_pending()
+        wait = self.scheduler.tick()
+        idle = self._jobs.idle_seconds
+        return max(0.0, min(wait, idle if idle is not None else wait))
+
+    def _guarded(self, name: str, work: Callable[[], Any], default: Any = None) -> Any:
+        """Run one job; an exception is logged, counted, alerted and backed off, never fatal."""
+        health = self.jobs.setdefault(name, JobHealth())
+        if time.monotonic() < health.paused_until:
+            return default
+        try:
+            result = work()
+        except Exception as exc:  # by design: nothing may kill the backend thread
+            self._job_failed(name, health, exc)
+            return default
+        health.runs += 1
+        health.consecutive_failures = 0
+        return result
+
+    def _job_failed(self, name: str, health: JobHealth, exc: Exception) -> None:
+        health.failures += 1
+        health.consecutive_failures += 1
+        health.last_error = f"{type(exc).__name__}: {exc}"
+        delay = retry_delay(health.consecutive_failures, 1.0, 300.0)
+        health.paused_until = time.monotonic() + delay
+        log.exception("job %s failed (%d in a row); next try in %.0f s", name, health.consecutive_failures, delay)
+        try:
+            self.raise_alert("supervisor", f"job_{name}", "error", f"job {name} failed: {health.last_error}")
+        except Exception:  # the store itself may be what failed
+            log.exception("could not record the alert for job %s", name)
+
+    def process_commands(self) -> int:
+        """Apply commands queued by viewer processes; a bad one is logged and dropped."""
+        assert self.store is not None
+        commands = self.store.take_commands()
+        for command in commands:
+            try:
+                self.apply(command)
+            except CouncilError as exc:
+                log.warning("queued command %s refused: %s", command.get("action"), exc)
+        return len(commands)
+
+    def process_events(self) -> int:
+        """Turn the inbox's event files into debates (ignored when their topic is recent)."""
+        assert self.inbox is not None and self.scheduler is not None
+        events = self.inbox.drain()
+        for event in events:
+            try:
+                self.scheduler.trigger_debate_from_event(event)
+            except CouncilError as exc:
+                self.raise_alert("events", "unschedulable", "warning", f"event {event.topic!r}: {exc}")
+        return len(events)
+
+    # ---- commands: applied here by the owner, queued by a viewer ---------------------------
+
+    def apply(self, command: dict[str, Any]) -> Any:
+        """Carry out one command document (the owner's side of the queue)."""
+        scheduler = self._require_scheduler()
+        action = command.get("action")
+        if action == "run_now":
+            return scheduler.run_now(command.get("topic"))
+        if action == "schedule":
+            return scheduler.schedule_debate(from_iso(command["when"]), command.get("topic"))
+        if action == "cancel":
+            return scheduler.cancel_debate(command["debate_id"])
+        if action == "event":
+            return scheduler.trigger_debate_from_event(
+                event_from_dict(command["event"], source="dashboard", received_at=self._clock()))
+        if action == "config":
+            return scheduler.update_config(ScheduleConfig.from_doc(command["config"]))
+        raise ConfigError(f"unknown command {action!r}; valid: run_now, schedule, cancel, event, config")
+
+    def _command(self, command: dict[str, Any]) -> Any:
+        if self.role == "owner":
+            return self.apply(command)
+        if self.role == "viewer":
+            assert self.store is not None
+            self.store.enqueue_command(command)
+            return None
+        raise ConfigError("the backend is not running; start it first")
+
+    def _require_scheduler(self) -> EventTriggeredScheduler:
+        if self.scheduler is None:
+            raise ConfigError("only the process that owns the data directory runs commands")
+        return self.scheduler
+
+    def run_now(self, topic: str | None = None) -> ScheduledDebate | None:
+        """Run a debate now; a viewer queues the request and returns None."""
+        return self._command({"action": "run_now", "topic": validate_topic(topic) if topic else None})
+
+    def schedule_debate(self, when: datetime, topic: str | None = None) -> ScheduledDebate | None:
+        return self._command({"action": "schedule", "when": to_iso(ensure_utc(when)),
+                              "topic": validate_topic(topic) if topic else None})
+
+    def cancel(self, debate_id: str) -> bool | None:
+        return self._command({"action": "cancel", "debate_id": debate_id})
+
+    def trigger_event(self, topic: str, urgency: str = "normal") -> ScheduledDebate | None:
+        event = event_from_dict({"topic": topic, "urgency": urgency}, source="dashboard",
+                                received_at=self._clock())
+        return self._command({"action": "event", "event": {"topic": event.topic, "urgency": event.urgency}})
+
+    def update_config(self, changes: dict[str, Any]) -> int | None:
+        """Validate and apply schedule settings; raises ConfigError naming the field, changes nothing."""
+        config = self.get_config().replace(**changes)
+        return self._command({"action": "config", "config": config.to_doc()})
+
+    # ---- reading (the same for owner and viewer: straight from the store) ------------------
+
+    def get_config(self) -> ScheduleConfig:
+        doc = self._store().settings.get(CONFIG_KEY)
+        return ScheduleConfig.from_doc(doc) if doc else ScheduleConfig(timezone=self.settings.timezone)
+
+    def debates(self) -> list[ScheduledDebate]:
+        docs = self._store().debates.all()
+        return sorted((ScheduledDebate.from_doc(doc) for doc in docs), key=lambda d: d.scheduled_time)
+
+    def history(self, start: datetime, end: datetime) -> list[ScheduledDebate]:
+        docs = self._store().debate_history(ensure_utc(start), ensure_utc(end))
+        return [ScheduledDebate.from_doc(doc) for doc in docs]
+
+    def transcript(self, debate_id: str) -> list[Turn]:
+        return [Turn.from_doc(doc) for doc in self._store().transcript(debate_id)]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return sorted(self._store().alerts.all(), key=lambda a: a.get("last_seen", ""), reverse=True)
+
+    def statistics(self) -> dict[str, Any]:
+        """The scheduler's statistics computed from the stored schedule (owner and viewer alike)."""
+        return schedule_statistics(self.debates())
+
+    def _store(self) -> Store:
+        if self.store is None:
+            raise ConfigError("the backend is not started")
+        return self.store
+
+    # ---- alerts (a minimal record until the monitoring issue brings rules and notifiers) ---
+
+    def raise_alert(self, component: str, condition: str, severity: str, message: str) -> None:
+        """One open alert per component and condition, with a count and the last time seen."""
+        store = self._store()
+        alert_id = f"{component}:{condition}"
+        now = to_iso(self._clock())
+        existing = store.alerts.get(alert_id) or {"first_seen": now, "count": 0}
+        store.alerts.upsert({**existing, "alert_id": alert_id, "component": component,
+                             "condition": condition, "severity": severity, "message": message,
+                             "last_seen": now, "count": existing["count"] + 1, "resolved": False})

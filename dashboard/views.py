@@ -1,0 +1,80 @@
+"""Pure view models: what the pages show, computed from backend objects (tested without Streamlit)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from backend import DebateStatus, ScheduledDebate
+
+STATUS_COLOURS = {
+    "pending": "#4c78a8", "running": "#f58518", "completed": "#54a24b", "failed": "#e45756",
+    "cancelled": "#9d9d9d", "interrupted": "#b279a2", "missed": "#eeca3b",
+}
+
+
+def countdown(seconds: float) -> str:
+    """'in 4 min 05 s', 'in 2 h 03 min', 'now' — short words for a wall display."""
+    if seconds <= 0:
+        return "now"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"in {hours} h {minutes:02d} min"
+    return f"in {minutes} min {secs:02d} s" if minutes else f"in {secs} s"
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo, with_date: bool = True) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M" if with_date else "%H:%M:%S")
+
+
+def duration_text(debate: ScheduledDebate) -> str:
+    if debate.actual_start_time is None or debate.actual_end_time is None:
+        return "—"
+    seconds = int((debate.actual_end_time - debate.actual_start_time).total_seconds())
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def recent_rows(debates: Iterable[ScheduledDebate], zone: ZoneInfo, limit: int = 10) -> pd.DataFrame:
+    """The last finished debates, newest first, for the Overview table."""
+    finished = [d for d in debates if d.status not in (DebateStatus.PENDING, DebateStatus.RUNNING)]
+    finished.sort(key=lambda d: d.actual_start_time or d.scheduled_time, reverse=True)
+    rows = [{
+        "When": local_time(d.actual_start_time or d.scheduled_time, zone),
+        "Topic": d.topic,
+        "Status": d.status.value,
+        "Verdict": (d.outcome or {}).get("verdict", "—"),
+        "Consensus": (d.outcome or {}).get("consensus_level"),
+        "Duration": duration_text(d),
+        "Note": d.error_message or "",
+    } for d in finished[:limit]]
+    return pd.DataFrame(rows, columns=["When", "Topic", "Status", "Verdict", "Consensus", "Duration", "Note"])
+
+
+def upcoming_rows(debates: Iterable[ScheduledDebate], zone: ZoneInfo) -> pd.DataFrame:
+    pending = sorted((d for d in debates if d.status is DebateStatus.PENDING), key=lambda d: d.due_time)
+    rows = [{"When": local_time(d.due_time, zone), "Topic": d.topic, "Source": d.source,
+             "Why": d.reason, "Attempts": d.attempts, "Id": d.debate_id} for d in pending]
+    return pd.DataFrame(rows, columns=["When", "Topic", "Source", "Why", "Attempts", "Id"])
+
+
+def timeline_frame(
+    debates: Iterable[ScheduledDebate], zone: ZoneInfo, now: datetime, turn_estimate: timedelta
+) -> pd.DataFrame:
+    """One bar per debate: from its start (or planned time) to its end (or an estimate)."""
+    rows = []
+    for debate in debates:
+        start = debate.actual_start_time or debate.due_time
+        end = debate.actual_end_time or (max(now, start + turn_estimate) if debate.status is DebateStatus.RUNNING
+                                         else start + turn_estimate)
+        rows.append({"start": start.astimezone(zone).replace(tzinfo=None),
+                     "end": end.astimezone(zone).replace(tzinfo=None),
+                     "status": debate.status.value, "topic": debate.topic, "source": debate.source,
+                     "reason": debate.reason})
+    return pd.DataFrame(rows, columns=["start", "end", "status", "topic", "source", "reason"])
