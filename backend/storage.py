@@ -92,6 +92,14 @@ def _decode_tables(payload: bytes) -> Tables:
     return data
 
 
+def _decode_turn(line: bytes) -> dict[str, Any] | None:
+    try:
+        turn = _decode(line)
+    except _Corrupt:
+        return None
+    return turn if isinstance(turn, dict) else None
+
+
 def _decode_rows(payload: bytes, key: str) -> list[dict[str, Any]]:
     """A partition file is ``{key: [objects]}``."""
     data = _decode(payload)
@@ -138,6 +146,13 @@ def _ends_line(handle: BinaryIO) -> bool:
         return True
     handle.seek(size - 1)
     return handle.read(1) == b"\n"
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # removed by a roll-up or retention run while we were counting
+        return 0
 
 
 def _is_temp_name(name: str) -> bool:
@@ -296,10 +311,8 @@ class _DiskFiles:
     def size(self, rel: str) -> int:
         path = self._path(rel)
         if path.is_file():
-            return path.stat().st_size
-        return sum(
-            (Path(folder) / name).stat().st_size for folder, _, names in os.walk(path) for name in names
-        )
+            return _file_size(path)
+        return sum(_file_size(Path(folder) / name) for folder, _, names in os.walk(path) for name in names)
 
     def remove_temp_files(self) -> None:
         """Temp files left by a process killed mid-write; only safe while holding the lock file."""
@@ -467,7 +480,7 @@ class Documents:
             return
         with self._store._state_transaction():
             table = self._store._table(self._table)
-            index = {doc[self._key]: doc.doc_id for doc in table.all()}
+            index = {doc.get(self._key): doc.doc_id for doc in table.all()}
             for doc in checked:
                 self._put(table, index, doc)
 
@@ -541,6 +554,9 @@ class Store:
         with self._locked():
             self._files.remove_temp_files()
             self._check_state_file()
+        self._open_tables()
+
+    def _open_tables(self) -> None:
         self.settings = KeyValue(self, "settings")
         self.debates = Documents(self, "debates", "debate_id")
         self.destinations = Documents(self, "destinations", "destination_id")
@@ -618,7 +634,7 @@ class Store:
                 self.problems.append(problem)
 
     def _check_state_file(self) -> None:
-        payload = self._files.read(STATE_FILE) if self.data_dir is not None else None
+        payload = self._files.read(STATE_FILE)  # the memory twin keeps its state elsewhere: None
         if not payload:
             return
         try:
@@ -731,11 +747,8 @@ class Store:
         lines = [line for line in (self._files.read(rel) or b"").split(b"\n") if line.strip()]
         turns = []
         for number, line in enumerate(lines, start=1):
-            try:
-                turn = _decode(line)
-            except _Corrupt:
-                turn = None
-            if isinstance(turn, dict):
+            turn = _decode_turn(line)
+            if turn is not None:
                 turns.append(turn)
             elif number < len(lines):  # a torn last line is the expected trace of a crash; others are news
                 self._note(f"{rel} line {number} is not a JSON object and was skipped")
