@@ -218,9 +218,10 @@ DEMO_TOPICS: tuple[str, ...] = (
 )
 
 
-def pick_topic(index: int) -> str:
-    """The demo topic for the ``index``-th planned debate without a topic (rotates)."""
-    return DEMO_TOPICS[index % len(DEMO_TOPICS)]
+def pick_topic(used: Sequence[str]) -> str:
+    """The demo topic used least recently in ``used`` (oldest first); never-used topics come first."""
+    last_use = {topic: position for position, topic in enumerate(used)}
+    return min(DEMO_TOPICS, key=lambda topic: (last_use.get(topic, -1), DEMO_TOPICS.index(topic)))
 
 
 def _check_personas(personas: Sequence[Persona]) -> tuple[Persona, ...]:

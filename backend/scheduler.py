@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .debates import DebateRunner, DemoCouncil, Turn, pick_topic, summarize
+from .debates import DEMO_TOPICS, DebateRunner, DemoCouncil, Turn, pick_topic, summarize
 from .errors import ConfigError, DebateFailed, DebateNotFound
 from .events import DebateEvent, event_from_dict
 from .models import (
@@ -140,8 +140,11 @@ class DebateScheduler:
             existing = {d.scheduled_time for d in self._debates.values()}
             slots = plan_slots(self._config, self._occupied(), start,
                                start + timedelta(hours=duration_hours), self._engagement())
-            fresh = [self._new(slot.time, None, slot.source, slot.reason) for slot in slots
-                     if slot.time not in existing]
+            used = self._topics_by_time()
+            fresh = []
+            for slot in (slot for slot in slots if slot.time not in existing):
+                used.append(pick_topic(used[-len(DEMO_TOPICS):]))
+                fresh.append(self._new(slot.time, used[-1], slot.source, slot.reason))
             self._save(fresh)
         return fresh
 
@@ -439,8 +442,11 @@ class DebateScheduler:
              urgency: str = "normal") -> ScheduledDebate:
         return ScheduledDebate(
             debate_id=new_debate_id(when), scheduled_time=when,
-            topic=topic or pick_topic(len(self._debates)), source=source, reason=reason,
+            topic=topic or pick_topic(self._topics_by_time()[-len(DEMO_TOPICS):]), source=source, reason=reason,
             urgency=urgency, created_at=self._clock())
+
+    def _topics_by_time(self) -> list[str]:
+        return [d.topic for d in sorted(self._debates.values(), key=lambda d: d.scheduled_time)]
 
     def _occupied(self) -> list[datetime]:
         return [d.scheduled_time for d in self._debates.values() if d.status in OCCUPYING]

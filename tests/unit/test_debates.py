@@ -240,8 +240,11 @@ def test_demo_council_rejects_bad_settings(options: dict, message: str) -> None:
 
 def test_demo_topics_rotate() -> None:
     assert 15 <= len(DEMO_TOPICS) == len(set(DEMO_TOPICS))
-    assert [pick_topic(i) for i in range(len(DEMO_TOPICS))] == list(DEMO_TOPICS)
-    assert pick_topic(len(DEMO_TOPICS) + 1) == DEMO_TOPICS[1]
+    used: list[str] = []
+    for _ in range(len(DEMO_TOPICS)):
+        used.append(pick_topic(used))
+    assert used == list(DEMO_TOPICS)
+    assert pick_topic(used + [DEMO_TOPICS[0]]) == DEMO_TOPICS[1]  # least recently used
 
 
 def test_runner_from_settings_prefers_llm_then_command_then_demo() -> None:

@@ -27,6 +27,7 @@ def test_generate_schedule_and_seed_statistics_keys(clock: FakeClock) -> None:
     debates = scheduler.generate_schedule(clock.now, duration_hours=24)
     assert len(debates) == 24
     assert len({d.debate_id for d in debates}) == 24
+    assert len({d.topic for d in debates}) == 20  # every demo topic before any repeats
     stats = scheduler.get_statistics()
     assert {"total_scheduled", "pending", "completed", "failed", "success_rate"} <= set(stats)
     assert stats["total_scheduled"] == stats["pending"] == 24
