@@ -35,8 +35,10 @@ def planning() -> None:
     for name, config in {
         "interval 60 min, quiet 2-6": ScheduleConfig(interval_minutes=60, quiet_hours_start=2, quiet_hours_end=6,
                                                      timezone="Europe/Berlin"),
-        "cron every 30 min": ScheduleConfig(schedule_type="cron", cron_expression="*/30 * * * *",
-                                            max_debates_per_day=48, timezone="America/New_York"),
+        "cron hourly 8-22 h": ScheduleConfig(schedule_type="cron", cron_expression="0 8-22 * * *",
+                                             timezone="America/New_York"),
+        "cron every 30 min, 48 a day": ScheduleConfig(schedule_type="cron", cron_expression="*/30 * * * *",
+                                                      max_debates_per_day=48, timezone="America/New_York"),
         "adaptive prior": ScheduleConfig(schedule_type="adaptive", timezone="Asia/Tokyo"),
     }.items():
         day = best_of(20, lambda: plan_slots(config, [], start, start + timedelta(days=1)))

@@ -201,3 +201,28 @@ def test_misfire_policy(late: int, action: str) -> None:
 
 def test_retry_delay_doubles_and_is_capped() -> None:
     assert [retry_delay(n, 30, 200) for n in (1, 2, 3, 4)] == [30, 60, 120, 200]
+
+
+@pytest.mark.parametrize("expression", ["*/20 9-17 * * 1-5", "0 0 1,15 * *", "30 6 * * 0", "0 12 29 2 *",
+                                        "5 4 L * *", "0 9 * * MON#2"])
+def test_cron_slots_match_cronsim_where_no_dst_applies(expression: str) -> None:
+    from cronsim import CronSim
+
+    config = ScheduleConfig(schedule_type="cron", cron_expression=expression, timezone="Asia/Tokyo",
+                            min_interval_minutes=0, max_debates_per_day=1440)
+    zone = ZoneInfo("Asia/Tokyo")
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2029, 1, 1, tzinfo=UTC)
+    expected = []
+    for moment in CronSim(expression, start.astimezone(zone) - timedelta(seconds=1)):
+        if moment >= end:
+            break
+        expected.append(moment.astimezone(UTC))
+    assert [s.time for s in plan_slots(config, [], start, end)] == expected
+
+
+def test_half_hourly_cron_on_spring_forward_day_skips_the_gap_without_duplicates() -> None:
+    config = ScheduleConfig(schedule_type="cron", cron_expression="*/30 1-4 * * *", timezone="America/New_York",
+                            min_interval_minutes=0)
+    slots = plan_slots(config, [], *day_bounds(date(2026, 3, 8), NY))
+    assert [s.time.astimezone(NY).strftime("%H:%M") for s in slots] == [
+        "01:00", "01:30", "03:00", "03:30", "04:00", "04:30"]
