@@ -13,7 +13,7 @@ with st.sidebar:
         st.caption(":orange[●] Another process runs the backend on this data directory; "
                    "this dashboard views it and queues your commands.")
 navigation = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/schedule.py", title="Schedule", icon=":material/calendar_month:"),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("views/schedule.py", title="Schedule", icon=":material/calendar_month:"),
 ])
 navigation.run()

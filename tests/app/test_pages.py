@@ -2,9 +2,9 @@
 
 Every test starts app.py (st.navigation) on a fresh data directory with AI_COUNCIL_TURN_SECONDS=0,
 so debates finish in well under a second; what the backend wrote is read back from the store.
-AppTest quirk: because the page files live in "pages/", AppTest runs after the first one execute
-the page file directly (Streamlit's v1 multipage mode), not app.py; the pages get the Supervisor
-themselves, so that only skips app.py's sidebar caption, checked on a first run below.
+The page files live in views/, not pages/: a folder named pages/ switches Streamlit into its
+older multipage mode whenever app.py has not run yet (a deep link as the first request, or every
+AppTest run after the first), which skipped app.py's page config and sidebar.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
-SCHEDULE = "pages/schedule.py"
-OVERVIEW = "pages/overview.py"
+SCHEDULE = "views/schedule.py"
+OVERVIEW = "views/overview.py"
 RUN_NOW_OK = "Debate started (or queued after the one on air)."
 SETTINGS_OK = "Settings saved; upcoming planned debates re-planned."
 
@@ -69,16 +69,16 @@ def test_overview_renders_title_next_debate_countdown_and_empty_results(app: App
     assert any("No debate has finished yet." == c.value for c in app.caption)
 
 
-def test_first_run_of_app_py_starts_the_backend_as_owner_and_says_so_in_the_sidebar(data_dir: Path) -> None:
-    # Only the first AppTest run is checked here: AppTest resets PagesManager.uses_pages_directory on
-    # every run, and because the pages live in a folder named "pages/", later runs execute the page
-    # file directly (Streamlit's v1 multipage mode) instead of app.py. See the report.
+def test_app_py_starts_the_backend_as_owner_and_says_so_in_the_sidebar_on_every_page(data_dir: Path) -> None:
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert not at.exception, at.exception
-    sidebar = [c.value for c in at.sidebar.caption]
-    assert len(sidebar) == 1 and "Backend running in this process" in sidebar[0], sidebar
-    assert f"`{data_dir.name}/`" in sidebar[0]
     assert [t.value for t in at.title] == ["AI Council Automation"]
+    for _ in range(2):  # the first run, then a page switch: app.py routes both
+        sidebar = [c.value for c in at.sidebar.caption]
+        assert len(sidebar) == 1 and "Backend running in this process" in sidebar[0], sidebar
+        assert f"`{data_dir.name}/`" in sidebar[0]
+        at.switch_page(SCHEDULE).run()
+    assert [t.value for t in at.title] == ["Schedule"]
 
 
 def test_both_pages_render_without_exceptions_and_can_switch_back(app: AppTest) -> None:

@@ -41,8 +41,9 @@ def timeline() -> None:
         st.info("Nothing ran in the last 24 hours and nothing is planned for the next 24.")
         return
     colours = alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values()))
-    bars = alt.Chart(frame).mark_bar(height=18).encode(
-        x=alt.X("start:T", title=f"time ({zone.key})"), x2="end:T",
+    window = [(now + timedelta(hours=h)).astimezone(zone).replace(tzinfo=None).isoformat() for h in (-24, 24)]
+    bars = alt.Chart(frame, height=140).mark_bar(height=22, cornerRadius=2).encode(
+        x=alt.X("start:T", title=f"time ({zone.key})", scale=alt.Scale(domain=window)), x2="end:T",
         y=alt.Y("source:N", title=None), color=alt.Color("status:N", scale=colours),
         tooltip=["topic", "status", "source", "reason", alt.Tooltip("start:T", format="%a %H:%M")])
     rule = alt.Chart({"values": [{"now": now.astimezone(zone).replace(tzinfo=None).isoformat()}]}).mark_rule(
