@@ -27,7 +27,7 @@ from .models import ScheduleConfig, ScheduledDebate, validate_topic
 from .planning import retry_delay
 from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
 from .storage import Store
-from .timeutil import Clock, ensure_utc, from_iso, to_iso, utc_now
+from .timeutil import Clock, ensure_utc, to_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -229,12 +229,18 @@ class Supervisor:
 
     def apply(self, command: dict[str, Any]) -> Any:
         """Carry out one command document (the owner's side of the queue)."""
+        try:
+            return self._apply(command)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"malformed {command.get('action')!r} command: {exc!r}") from None
+
+    def _apply(self, command: dict[str, Any]) -> Any:
         scheduler = self._require_scheduler()
         action = command.get("action")
         if action == "run_now":
             return scheduler.run_now(command.get("topic"))
         if action == "schedule":
-            return scheduler.schedule_debate(from_iso(command["when"]), command.get("topic"))
+            return scheduler.schedule_debate(datetime.fromisoformat(command["when"]), command.get("topic"))
         if action == "cancel":
             return scheduler.cancel_debate(command["debate_id"])
         if action == "event":

@@ -240,3 +240,11 @@ def test_help_lists_the_flags() -> None:
 def test_no_supervisor_thread_is_left_behind(tmp_path: Path) -> None:
     Supervisor(settings(tmp_path)).start().stop()
     assert not [t for t in threading.enumerate() if t.name == "ai-council-supervisor"]
+
+
+@pytest.mark.parametrize("command", [{"action": "schedule"}, {"action": "schedule", "when": None},
+                                     {"action": "cancel"}, {"action": "launch"}, {"action": "event", "event": 5}])
+def test_a_malformed_queued_command_is_refused_with_a_config_error(supervisor: Supervisor, command: dict) -> None:
+    with pytest.raises(ValueError):
+        supervisor.apply(command)
+    assert supervisor.alive
