@@ -16,20 +16,29 @@ zone = resolve_zone(config.timezone)
 st.title("Schedule")
 
 
-def act(action, success: str) -> None:
-    """Run one backend command; on success re-draw the page with the message, on error show why."""
+def act(action, success: str, ignored: str | None = None) -> None:
+    """Run one backend command; on success re-draw the page with the message, on error show why.
+
+    A command that the owner answers with None did nothing on purpose (``ignored`` says why); a
+    viewer always gets None, because its command is queued for the owning process.
+    """
     try:
-        action()
+        result = action()
     except ConfigError as exc:
         st.error(str(exc))
         return
-    queued = "" if supervisor.role == "owner" else " (queued for the backend process)"
-    st.session_state["schedule_flash"] = success + queued
+    if supervisor.role != "owner":
+        st.session_state["schedule_flash"] = ("success", success + " (queued for the backend process)")
+    elif result is None and ignored:
+        st.session_state["schedule_flash"] = ("warning", ignored)
+    else:
+        st.session_state["schedule_flash"] = ("success", success)
     st.rerun()
 
 
 if flash := st.session_state.pop("schedule_flash", None):
-    st.success(flash)
+    kind, message = flash
+    (st.warning if kind == "warning" else st.success)(message)
 
 
 @st.fragment(run_every=timedelta(seconds=5))
@@ -89,7 +98,8 @@ with st.form("event", clear_on_submit=True):
     event_topic = st.text_input("Event topic", key="event_topic")
     urgency = st.radio("Urgency", ["normal", "high"], horizontal=True)
     if st.form_submit_button("Trigger"):
-        act(lambda: supervisor.trigger_event(event_topic, urgency), "Event accepted.")
+        act(lambda: supervisor.trigger_event(event_topic, urgency), "Event accepted.",
+            ignored=f"Event ignored: this topic ran or is planned within {config.duplicate_topic_hours} h.")
 
 st.subheader("Schedule settings")
 types = [t.value for t in ScheduleType]

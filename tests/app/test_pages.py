@@ -153,6 +153,17 @@ def test_trigger_a_high_urgency_event_shows_success_and_schedules_an_event_debat
     assert "next free moment" in debate["reason"]
 
 
+def test_repeating_a_recent_event_topic_warns_that_it_was_ignored_and_adds_nothing(
+        app: AppTest, stored: StoreReader) -> None:
+    topic = "Event test: the river burst its banks"
+    open_schedule(app)
+    for _ in range(2):
+        app.text_input(key="event_topic").input(topic)
+        submit(app, "Trigger")
+    assert [w.value for w in app.warning] == ["Event ignored: this topic ran or is planned within 24 h."]
+    assert len(stored.find(topic=topic)) == 1
+
+
 def test_cancel_form_cancels_the_chosen_planned_debate(app: AppTest, stored: StoreReader) -> None:
     open_schedule(app)
     pending = sorted(stored.find(status="pending"), key=lambda d: d["scheduled_time"])
