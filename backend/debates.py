@@ -72,6 +72,8 @@ class Turn:
         try:
             values = {key: doc[key] for key in ("speaker", "text", "stance", "confidence", "round")}
             when = from_iso(doc["time"]) if isinstance(doc["time"], str) else doc["time"]
+            if not isinstance(when, datetime):
+                raise TypeError(f"time is {type(when).__name__}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"a turn needs speaker, text, stance, confidence, time (ISO 8601) and round; {exc!r}"
@@ -490,7 +492,8 @@ def parse_turn_line(raw: bytes | str, number: int, now: datetime) -> Turn | None
     if not isinstance(doc, dict):
         raise _bad_line(number, f"is not a JSON object: {_snippet(line)}")
     try:
-        return Turn(speaker=doc.get("speaker"), text=doc.get("text"), stance=doc.get("stance", "undecided"),
+        return Turn(speaker=doc.get("speaker"), text=doc.get("text"),  # type: ignore[arg-type]  # Turn checks
+                    stance=doc.get("stance", "undecided"),
                     confidence=_clamped_confidence(doc.get("confidence", 0.5)), time=now,
                     round=doc.get("round", 1))
     except ConfigError as exc:

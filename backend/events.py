@@ -253,7 +253,8 @@ class EventInbox:
         except FileNotFoundError:
             return None  # vanished between listing and reading
         except (ConfigError, OSError) as exc:
-            return self._refuse(candidate, str(exc))
+            self._refuse(candidate, str(exc))
+            return None
         return self._accept(candidate.path, event, now)
 
     @staticmethod
@@ -263,9 +264,8 @@ class EventInbox:
 
     def _refuse(self, candidate: _Candidate, reason: str) -> None:
         if candidate.size <= MAX_EVENT_BYTES and self._is_fresh(candidate):
-            return None  # a writer that does not rename may still be filling it; a later drain decides
+            return  # a writer that does not rename may still be filling it; a later drain decides
         self._reject(candidate.path, reason)
-        return None
 
     def _is_fresh(self, candidate: _Candidate) -> bool:
         # Compared with the file system's wall clock, not self._clock, which tests may freeze.

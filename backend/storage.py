@@ -29,7 +29,7 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, ContextManager, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, ContextManager, Iterable, Iterator, MutableMapping
 
 import filelock
 from tinydb import where
@@ -443,10 +443,10 @@ def _rollup_row(hour: datetime, samples: list[dict[str, Any]]) -> dict[str, Any]
     return row
 
 
-def _replace_with(new: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+def _replace_with(new: dict[str, Any]) -> Callable[[MutableMapping[Any, Any]], None]:
     """A TinyDB update that replaces the whole document (TinyDB's own update merges fields)."""
 
-    def replace(doc: dict[str, Any]) -> None:
+    def replace(doc: MutableMapping[Any, Any]) -> None:
         doc.clear()
         doc.update(new)
 
@@ -480,7 +480,7 @@ class Documents:
             return
         with self._store._state_transaction():
             table = self._store._table(self._table)
-            index = {doc.get(self._key): doc.doc_id for doc in table.all()}
+            index = {str(doc.get(self._key)): doc.doc_id for doc in table.all()}
             for doc in checked:
                 self._put(table, index, doc)
 
@@ -506,7 +506,7 @@ class Documents:
 
     def delete(self, keys: list[str]) -> int:
         """Remove the documents with these keys; returns how many there were."""
-        wanted = where(self._key).one_of(set(keys))
+        wanted = where(self._key).one_of(list(set(keys)))
         with self._store._state_transaction():
             table = self._store._table(self._table)
             if not table.contains(wanted):  # a TinyDB remove would rewrite the file regardless
@@ -714,7 +714,7 @@ class Store:
         found: dict[str, dict[str, Any]] = {}
         for rel, day in self._dated("history/debates", "%Y-%m-%d.json"):
             if _overlaps(day, day + DAY, start, end):
-                found.update((doc.get("debate_id"), doc) for doc in self._read_rows(rel, "debates"))
+                found.update((str(doc.get("debate_id")), doc) for doc in self._read_rows(rel, "debates"))
         found.update((doc["debate_id"], doc) for doc in self.debates.all())  # live copy wins
         return _sorted_by_time(
             (doc for doc in found.values() if _in_range(doc, "scheduled_time", start, end)), "scheduled_time"

@@ -248,3 +248,24 @@ def test_a_malformed_queued_command_is_refused_with_a_config_error(supervisor: S
     with pytest.raises(ValueError):
         supervisor.apply(command)
     assert supervisor.alive
+
+
+def test_debates_due_while_the_process_was_down_run_late_within_grace_or_are_missed(tmp_path: Path) -> None:
+    first = Supervisor(settings(tmp_path)).start()
+    first.update_config({"schedule_type": "event_driven", "misfire_grace_seconds": 3})
+    now = utc_now()
+    lost = first.schedule_debate(now + timedelta(seconds=1.5), "Due while down, too late")
+    late = first.schedule_debate(now + timedelta(seconds=5), "Due while down, still in grace")
+    first.stop()
+    assert {d.status for d in first.debates()} == {DebateStatus.PENDING}
+    # restart 4 s after the first was due (beyond the 3 s grace), 0.5 s after the second (within it)
+    wait_for(lambda: utc_now() > now + timedelta(seconds=5.5), 10, "both due times to pass")
+
+    second = Supervisor(settings(tmp_path)).start()
+    try:
+        wait_for(lambda: (by_topic(tmp_path, late.topic) or {}).get("status") == "completed", 15, "the late run")
+        missed = by_topic(tmp_path, lost.topic)
+        assert missed["status"] == "missed" and missed["attempts"] == 0
+        assert "not started within 3 s" in missed["error_message"]
+    finally:
+        second.stop()
