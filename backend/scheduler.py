@@ -499,9 +499,12 @@ class EventTriggeredScheduler(DebateScheduler):
         return moment, f"event ({event.source}, {event.urgency} urgency): next free moment"
 
     def _recent_topic(self, topic: str, now: datetime) -> bool:
+        """Planned or on air now, or held within ``duplicate_topic_hours``: the topic is recent."""
         window = timedelta(hours=self._config.duplicate_topic_hours)
         wanted = topic.casefold()
         return any(
-            d.topic.casefold() == wanted and d.status not in {DebateStatus.CANCELLED, DebateStatus.MISSED}
-            and abs(d.scheduled_time - now) <= window
+            d.topic.casefold() == wanted and (
+                d.status in {DebateStatus.PENDING, DebateStatus.RUNNING}
+                or (d.status not in {DebateStatus.CANCELLED, DebateStatus.MISSED}
+                    and now - d.scheduled_time <= window))
             for d in self._debates.values())

@@ -160,7 +160,8 @@ def test_repeating_a_recent_event_topic_warns_that_it_was_ignored_and_adds_nothi
     for _ in range(2):
         app.text_input(key="event_topic").input(topic)
         submit(app, "Trigger")
-    assert [w.value for w in app.warning] == ["Event ignored: this topic ran or is planned within 24 h."]
+    assert [w.value for w in app.warning] == ["Event ignored: this topic ran or is planned within 24 h."], (
+        stored.find(topic=topic))
     assert len(stored.find(topic=topic)) == 1
 
 

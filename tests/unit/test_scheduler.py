@@ -220,10 +220,22 @@ def test_normal_event_takes_the_next_good_slot(clock: FakeClock) -> None:
 
 def test_event_repeating_a_recent_topic_is_ignored(clock: FakeClock) -> None:
     scheduler = make(clock)
+    first = scheduler.trigger_debate_from_event({"topic": "Mars mission", "urgency": "high"})
+    assert first is not None
+    assert scheduler.trigger_debate_from_event({"topic": "  mars   MISSION "}) is None  # planned
+    scheduler.tick()
+    scheduler.wait_idle(5)
+    assert scheduler.get_debate(first.debate_id).status is DebateStatus.COMPLETED
+    clock.advance(hours=23)
+    assert scheduler.trigger_debate_from_event({"topic": "Mars mission"}) is None  # held 23 h ago
+    clock.advance(hours=2)
     assert scheduler.trigger_debate_from_event({"topic": "Mars mission"}) is not None
-    assert scheduler.trigger_debate_from_event({"topic": "  mars   MISSION "}) is None
-    clock.advance(hours=49)
-    assert scheduler.trigger_debate_from_event({"topic": "Mars mission"}) is not None
+
+
+def test_event_repeating_a_topic_planned_days_ahead_is_ignored(clock: FakeClock) -> None:
+    scheduler = make(clock)
+    scheduler.schedule_debate(clock.now + timedelta(days=3), "Ocean cities")
+    assert scheduler.trigger_debate_from_event({"topic": "ocean cities", "urgency": "high"}) is None
 
 
 def test_event_without_topic_is_refused(clock: FakeClock) -> None:

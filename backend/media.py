@@ -1,0 +1,227 @@
+"""ffmpeg as data: the binary, the argument lists, the scene's text files, progress parsing.
+
+Everything here is a pure function of its inputs except ``spawn`` (the one place that starts an
+ffmpeg process) and ``SceneText`` (which writes the small text files the encoder re-reads).
+Argument lists are lists: a stream key or URL is one argv element and never passes a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .errors import ConfigError
+
+MPEGTS_PACKET = 188
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """One quality tier: what the encoder produces once for every destination on that tier."""
+
+    width: int
+    height: int
+    fps: int
+    video_kbps: int
+    audio_kbps: int = 128
+    preset: str = "veryfast"  # x264 speed; tests use ultrafast
+
+
+def ffmpeg_binary(env: Mapping[str, str] | None = None) -> str:
+    """``AI_COUNCIL_FFMPEG`` if set, else the binary shipped in the imageio-ffmpeg wheel."""
+    env = os.environ if env is None else env
+    named = env.get("AI_COUNCIL_FFMPEG", "").strip()
+    if named:
+        found = shutil.which(named) or (named if Path(named).is_file() else None)
+        if not found or not os.access(found, os.X_OK):
+            raise ConfigError(f"AI_COUNCIL_FFMPEG must name an executable ffmpeg, got {named!r}")
+        return found
+    import imageio_ffmpeg  # imported late: it looks for the binary on import of get_ffmpeg_exe
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def font_file(env: Mapping[str, str] | None = None) -> str | None:
+    """A TrueType font for drawtext: ``AI_COUNCIL_FONT`` or a common system font; None: ffmpeg's default."""
+    env = os.environ if env is None else env
+    named = env.get("AI_COUNCIL_FONT", "").strip()
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"AI_COUNCIL_FONT must name a .ttf file, got {named!r}")
+        return named
+    return next((path for path in FONT_CANDIDATES if Path(path).is_file()), None)
+
+
+# ---- the scene ----------------------------------------------------------------------------------
+
+
+def _escape_filter_value(value: str) -> str:
+    """Escape a value inside a filtergraph option (paths may hold ':' or ',')."""
+    for char in ("\\", ":", "'", ",", ";", "[", "]", "="):
+        value = value.replace(char, "\\" + char)
+    return value
+
+
+def _drawtext(textfile: Path, font: str | None, size: int, x: str, y: str, colour: str = "white") -> str:
+    options = [f"textfile={_escape_filter_value(str(textfile))}", "reload=1", f"fontsize={size}",
+               f"fontcolor={colour}", f"x={x}", f"y={y}", "expansion=none"]
+    if font:
+        options.insert(0, f"fontfile={_escape_filter_value(font)}")
+    return "drawtext=" + ":".join(options)
+
+
+def scene_filter(folder: Path, settings: EncodeSettings, font: str | None) -> str:
+    """The video filter: a title bar with the topic, the speaker, the words, and a clock line."""
+    unit = max(12, settings.height // 24)
+    bar = f"drawbox=x=0:y=0:w=iw:h={unit * 3}:color=0x1f3b73@1:t=fill"
+    parts = [
+        bar,
+        _drawtext(folder / "title.txt", font, int(unit * 1.3), "(w-text_w)/2", str(unit)),
+        _drawtext(folder / "speaker.txt", font, int(unit * 1.2), str(unit * 2), str(unit * 5), "0xf5b942"),
+        _drawtext(folder / "words.txt", font, unit, str(unit * 2), str(unit * 7)),
+        _drawtext(folder / "footer.txt", font, int(unit * 0.8), str(unit * 2), f"h-{unit * 2}", "0xb0b8c8"),
+    ]
+    return ",".join(parts)
+
+
+def encoder_args(
+    binary: str, folder: Path, settings: EncodeSettings, font: str | None, tone: bool = True
+) -> list[str]:
+    """Scene + sound -> H.264/AAC MPEG-TS on stdout, with settings every platform accepts.
+
+    A keyframe every 2 s exactly, constant bitrate with a buffer of one second, 48 kHz stereo AAC.
+    Headers stay in-band (no global header) so an output that joins mid-stream can start at the
+    next keyframe; the flv muxers of the outputs build their own global headers from them.
+    """
+    size, fps, kbps = f"{settings.width}x{settings.height}", settings.fps, settings.video_kbps
+    audio = "sine=frequency=220:sample_rate=48000,volume=0.03" if tone else "anullsrc=r=48000:cl=stereo"
+    return [
+        binary, "-hide_banner", "-loglevel", "warning", "-nostdin",
+        "-re", "-f", "lavfi", "-i", f"color=c=0x14161c:s={size}:r={fps}",
+        "-re", "-f", "lavfi", "-i", audio,
+        "-filter_complex", f"[0:v]{scene_filter(folder, settings, font)},format=yuv420p[v]",
+        "-map", "[v]", "-map", "1:a",
+        "-c:v", "libx264", "-preset", settings.preset, "-tune", "zerolatency", "-profile:v", "high",
+        "-b:v", f"{kbps}k", "-minrate", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k",
+        "-g", str(fps * 2), "-keyint_min", str(fps * 2), "-sc_threshold", "0",
+        "-force_key_frames", "expr:gte(t,n_forced*2)", "-x264-params", "nal-hrd=cbr",
+        "-c:a", "aac", "-b:a", f"{settings.audio_kbps}k", "-ar", "48000", "-ac", "2",
+        "-f", "mpegts", "-muxdelay", "0", "pipe:1",
+    ]
+
+
+def output_args(binary: str, url: str) -> list[str]:
+    """MPEG-TS on stdin -> one destination, stream copy, with machine-readable progress on stdout."""
+    muxer = "mpegts" if url.startswith("srt://") else "flv"
+    return [
+        binary, "-hide_banner", "-loglevel", "warning", "-nostdin", "-nostats",
+        "-progress", "pipe:1", "-stats_period", "1",
+        "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
+        "-rw_timeout", "10000000", "-f", muxer, url,
+    ]
+
+
+def recorder_args(binary: str, pattern: Path, segment_seconds: int) -> list[str]:
+    """MPEG-TS on stdin -> segments of ``segment_seconds`` that play while being written."""
+    return [
+        binary, "-hide_banner", "-loglevel", "warning", "-nostdin", "-nostats",
+        "-progress", "pipe:1", "-stats_period", "1",
+        "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
+        "-f", "segment", "-segment_time", str(segment_seconds), "-segment_format", "mpegts",
+        "-reset_timestamps", "1", "-strftime", "0", str(pattern),
+    ]
+
+
+def spawn(args: Sequence[str]) -> subprocess.Popen[bytes]:
+    """The one place that starts ffmpeg: its own process group, pipes for data, progress and errors."""
+    return subprocess.Popen(
+        list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, bufsize=0)
+
+
+# ---- progress -----------------------------------------------------------------------------------
+
+
+def parse_progress(lines: Iterable[str]) -> dict[str, str]:
+    """One ``-progress`` block (key=value lines up to ``progress=continue|end``) as a dict."""
+    block: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep:
+            block[key] = value
+    return block
+
+
+def bitrate_kbps(block: Mapping[str, str]) -> float | None:
+    """``bitrate=  3012.4kbits/s`` -> 3012.4; 'N/A' -> None."""
+    raw = block.get("bitrate", "").strip().removesuffix("kbits/s").strip()
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def out_seconds(block: Mapping[str, str]) -> float | None:
+    """Media time written so far (``out_time_us``, falling back to ``out_time_ms``, both in µs)."""
+    for key in ("out_time_us", "out_time_ms"):
+        try:
+            return int(block[key]) / 1_000_000
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def speed(block: Mapping[str, str]) -> float | None:
+    raw = block.get("speed", "").strip().removesuffix("x")
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+# ---- the scene's words --------------------------------------------------------------------------
+
+
+def wrap_words(text: str, width: int = 60, max_lines: int = 9) -> str:
+    """Long turns wrapped for the picture; beyond ``max_lines`` the last line ends with an ellipsis."""
+    lines = textwrap.wrap(" ".join(text.split()), width=width) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(0, width - 1)].rstrip() + "…"
+    return "\n".join(lines)
+
+
+class SceneText:
+    """The text files the encoder re-reads every frame; each is replaced atomically."""
+
+    FILES = ("title.txt", "speaker.txt", "words.txt", "footer.txt")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:
+            if not (folder / name).exists():
+                self._write(name, " ")
+
+    def show(self, *, title: str, speaker: str = "", words: str = "", footer: str = "", width: int = 60) -> None:
+        self._write("title.txt", title or " ")
+        self._write("speaker.txt", speaker or " ")
+        self._write("words.txt", wrap_words(words, width) if words else " ")
+        self._write("footer.txt", footer or " ")
+
+    def _write(self, name: str, text: str) -> None:
+        temporary = self.folder / f".{name}.tmp"
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.folder / name)
