@@ -46,14 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopped = threading.Event()  # handlers first: a SIGTERM during start-up still stops cleanly
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
     supervisor = Supervisor(settings).start()
     if supervisor.role != "owner":
         print(f"error: {settings.data_dir} is already owned by another backend process", file=sys.stderr)
         supervisor.stop()
         return 1
-    stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     logging.getLogger(__name__).info("stopping")
     supervisor.stop()
