@@ -125,22 +125,25 @@ def encoder_args(
 def output_args(binary: str, url: str) -> list[str]:
     """MPEG-TS on stdin -> one destination, stream copy, with machine-readable progress on stdout."""
     muxer = "mpegts" if url.startswith("srt://") else "flv"
-    return [
-        binary, "-hide_banner", "-loglevel", "warning", "-nostdin", "-nostats",
+    return [  # errors only: joining mid-stream, the parser warns until the next keyframe
+        binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1",
         "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
         "-rw_timeout", "10000000", "-f", muxer, url,
     ]
 
 
-def recorder_args(binary: str, pattern: Path, segment_seconds: int) -> list[str]:
-    """MPEG-TS on stdin -> segments of ``segment_seconds`` that play while being written."""
+def recorder_args(binary: str, pattern: Path, segment_seconds: int, start_number: int = 0) -> list[str]:
+    """MPEG-TS on stdin -> segments of ``segment_seconds`` that play while being written.
+
+    A restarted recorder continues at ``start_number`` instead of overwriting earlier segments.
+    """
     return [
         binary, "-hide_banner", "-loglevel", "warning", "-nostdin", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1",
         "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
         "-f", "segment", "-segment_time", str(segment_seconds), "-segment_format", "mpegts",
-        "-reset_timestamps", "1", "-strftime", "0", str(pattern),
+        "-segment_start_number", str(start_number), "-reset_timestamps", "1", str(pattern),
     ]
 
 

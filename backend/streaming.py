@@ -1,0 +1,582 @@
+"""Encode once, fan out, supervise every output: the seed's MultiPlatformStreamer, for real.
+
+One encoder per quality tier turns the scene into MPEG-TS. A fan-out thread hands each chunk to
+every consumer of that tier (destinations and the recorder) through the consumer's own bounded
+queue: a slow or dead consumer loses its own chunks and never stalls the others. Each consumer is
+an ffmpeg that copies the stream to its destination, under its own supervisor: connect timeout,
+stall detection, backoff with jitter, a switch to the backup URL after repeated failures, and its
+own ``-progress`` statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import queue
+import random
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from . import media
+from .destinations import QUALITY_PRESETS, StreamConfig, StreamQuality, mask_in_text
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = media.MPEGTS_PACKET * 348  # about 64 KiB, whole TS packets
+BACKUP_AFTER_FAILURES = 3
+
+
+class StreamStatus(str, Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+@dataclass
+class StreamMetrics:
+    """What one output measured; ``viewers`` is None when no source can tell (unknown, not 0)."""
+
+    status: StreamStatus = StreamStatus.IDLE
+    bitrate_kbps: float | None = None
+    fps: float | None = None
+    dropped_frames: int = 0
+    bytes_sent: int = 0
+    uptime_seconds: float = 0.0
+    reconnects: int = 0
+    dropped_chunks: int = 0  # chunks the fan-out dropped because this output lagged behind
+    speed: float | None = None
+    last_error: str | None = None
+    viewers: int | None = None
+    using_backup: bool = False
+
+    def to_doc(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+
+@dataclass(frozen=True)
+class OutputPolicy:
+    """How one output is kept alive: timeouts, backoff, and how much it may lag before losing chunks."""
+
+    stall_seconds: float = 10.0
+    connect_timeout: float = 15.0
+    retry_base: float = 1.0
+    retry_cap: float = 30.0
+    max_attempts: int | None = None  # None: retry for as long as the broadcast runs
+    queue_chunks: int = 256  # about 16 MiB, many seconds of media at any preset
+
+    def replace(self, **changes: Any) -> "OutputPolicy":
+        return dataclasses.replace(self, **changes)
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with ±20 % jitter (so many outputs do not retry in lock-step)."""
+    return min(cap, base * 2 ** max(0, failures - 1)) * rng.uniform(0.8, 1.2)
+
+
+def explain_ffmpeg_error(line: str) -> str:
+    """ffmpeg's last words, in plain words where we know them (secrets already masked)."""
+    lowered = line.lower()
+    if "already publishing" in lowered or "already publish" in lowered:
+        return f"the server says this stream key is already publishing (another encoder is live on it): {line}"
+    if "connection refused" in lowered:
+        return f"the server refused the connection (is it running, is the URL right?): {line}"
+    if "connection timed out" in lowered or "timed out" in lowered:
+        return f"the server did not answer in time: {line}"
+    if "broken pipe" in lowered or "connection reset" in lowered:
+        return f"the server closed the connection: {line}"
+    return line
+
+
+def _kill_group(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """Stop an ffmpeg and anything it started; never leave an orphan."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class Consumer:
+    """One ffmpeg reading the shared MPEG-TS on stdin, kept alive by its own supervisor thread."""
+
+    def __init__(
+        self,
+        name: str,
+        make_args: Callable[[int], list[str]],
+        policy: OutputPolicy = OutputPolicy(),
+        *,
+        secrets: Callable[[], Iterable[str]] = lambda: (),
+    ) -> None:
+        self.name = name
+        self.metrics = StreamMetrics()
+        self._make_args = make_args
+        self._secrets = secrets
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=policy.queue_chunks)
+        self.policy = policy
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._last_progress = 0.0
+        self._live_since: float | None = None
+        self._bytes_before = 0
+        self._uptime_before = 0.0
+        self._media_time = 0.0
+        self._rng = random.Random()
+
+    # -- the fan-out side: never blocks --
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            self._queue.put_nowait(chunk)
+        except queue.Full:
+            self.metrics.dropped_chunks += 1
+
+    # -- life cycle --
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._supervise, name=f"output-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        process = self._process
+        if process is not None:
+            _kill_group(process)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.metrics.status = StreamStatus.STOPPED
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self._run_once(failures)
+            if self._stop.is_set():
+                break
+            failures += 1
+            self.metrics.reconnects += 1
+            if self.policy.max_attempts is not None and failures >= self.policy.max_attempts:
+                self.metrics.status = StreamStatus.ERROR
+                log.warning("output %s gave up after %d attempts: %s", self.name, failures, self.metrics.last_error)
+                return
+            self.metrics.status = StreamStatus.RECONNECTING
+            self._stop.wait(backoff_delay(failures, self.policy.retry_base, self.policy.retry_cap, self._rng))
+
+    def _run_once(self, failures: int) -> None:
+        try:
+            args = self._make_args(failures)
+        except ConfigError as exc:
+            self.metrics.last_error = str(exc)
+            return
+        self._drain_queue()  # a fresh process starts from the newest chunks, not stale ones
+        process = media.spawn(args)
+        self._process = process
+        self.metrics.status = StreamStatus.CONNECTING if failures == 0 else StreamStatus.RECONNECTING
+        self._last_progress, self._live_since, self._media_time = time.monotonic(), None, 0.0
+        readers = [threading.Thread(target=target, args=(process,), daemon=True, name=f"{self.name}-{kind}")
+                   for kind, target in (("progress", self._read_progress), ("errors", self._read_errors),
+                                        ("writer", self._write))]
+        for reader in readers:
+            reader.start()
+        self._watch(process)
+        _kill_group(process)
+        for reader in readers:
+            reader.join(5)
+        self._bytes_before, self._uptime_before = self.metrics.bytes_sent, self.metrics.uptime_seconds
+        self.metrics.bitrate_kbps = self.metrics.fps = self.metrics.speed = None
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        """Wait for the process to end, or end it when it stalls or never connects."""
+        while not self._stop.is_set() and process.poll() is None:
+            quiet = time.monotonic() - self._last_progress
+            if self._live_since is None and quiet > self.policy.connect_timeout:
+                self.metrics.last_error = f"no connection within {self.policy.connect_timeout:.0f} s"
+                return
+            if self._live_since is not None and quiet > self.policy.stall_seconds:
+                self.metrics.last_error = f"stalled: no progress for {quiet:.0f} s"
+                return
+            self._stop.wait(0.25)
+
+    def _drain_queue(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _write(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None
+        while process.poll() is None and not self._stop.is_set():
+            try:
+                chunk = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                process.stdin.write(chunk)
+            except (BrokenPipeError, OSError, ValueError):
+                return
+
+    def _read_progress(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        block: list[str] = []
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            block.append(line)
+            if line.startswith("progress="):
+                self._apply_progress(media.parse_progress(block))
+                block = []
+
+    def _apply_progress(self, block: Mapping[str, str]) -> None:
+        written = int(block.get("total_size", "0") or 0) if block.get("total_size", "N/A") != "N/A" else 0
+        media_time = media.out_seconds(block) or 0.0
+        # Progress is media time moving on (the segment muxer reports no size) or bytes going out.
+        advanced = media_time > self._media_time or self._bytes_before + written > self.metrics.bytes_sent
+        self._media_time = max(self._media_time, media_time)
+        self.metrics.bytes_sent = max(self.metrics.bytes_sent, self._bytes_before + written)
+        self.metrics.bitrate_kbps = media.bitrate_kbps(block)
+        self.metrics.speed = media.speed(block)
+        self.metrics.dropped_frames = int(block.get("drop_frames", "0") or 0)
+        fps = block.get("fps")
+        self.metrics.fps = float(fps) if fps and fps != "N/A" else None
+        if advanced:
+            now = time.monotonic()
+            self._last_progress = now
+            if self._live_since is None:
+                self._live_since = now
+                self.metrics.status = StreamStatus.LIVE
+                self.metrics.last_error = None
+            self.metrics.uptime_seconds = self._uptime_before + (now - self._live_since)
+
+    def _read_errors(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stderr is not None
+        for raw in iter(process.stderr.readline, b""):
+            line = mask_in_text(raw.decode("utf-8", "replace").strip(), list(self._secrets()))
+            if line and "Failed to update header" not in line:
+                self.metrics.last_error = explain_ffmpeg_error(line)
+                log.info("output %s: %s", self.name, line)
+
+
+class Encoder:
+    """One ffmpeg rendering the scene for one quality tier; its output goes to every consumer."""
+
+    def __init__(self, tier: StreamQuality, args: list[str], retry_cap: float = 10.0) -> None:
+        self.tier = tier
+        self._args = args
+        self._consumers: tuple[Consumer, ...] = ()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._retry_cap = retry_cap
+        self.restarts = 0
+        self.last_error: str | None = None
+
+    def attach(self, consumer: Consumer) -> None:
+        with self._lock:
+            self._consumers = (*self._consumers, consumer)
+
+    def detach(self, consumer: Consumer) -> None:
+        with self._lock:
+            self._consumers = tuple(c for c in self._consumers if c is not consumer)
+
+    @property
+    def consumers(self) -> tuple[Consumer, ...]:
+        return self._consumers
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._supervise, name=f"encoder-{self.tier.value}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._process is not None:
+            _kill_group(self._process)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _supervise(self) -> None:
+        rng = random.Random()
+        while not self._stop.is_set():
+            self._process = media.spawn(self._args)
+            errors = threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)
+            errors.start()
+            self._fan_out(self._process)
+            _kill_group(self._process)
+            if self._stop.is_set():
+                return
+            self.restarts += 1
+            log.warning("encoder %s stopped (%s); restarting", self.tier.value, self.last_error)
+            self._stop.wait(backoff_delay(self.restarts, 0.5, self._retry_cap, rng))
+
+    def _fan_out(self, process: subprocess.Popen[bytes]) -> None:
+        """Read whole TS packets and hand each chunk to every consumer (never blocking on one)."""
+        assert process.stdout is not None
+        pending = b""
+        while not self._stop.is_set():
+            data = process.stdout.read(CHUNK_BYTES)
+            if not data:
+                return
+            pending += data
+            usable = len(pending) - len(pending) % media.MPEGTS_PACKET
+            chunk, pending = pending[:usable], pending[usable:]
+            for consumer in self._consumers:
+                consumer.feed(chunk)
+
+    def _read_errors(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stderr is not None
+        for raw in iter(process.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                self.last_error = line
+
+
+@dataclass
+class StreamDestination:
+    """A configured destination and, while streaming, its output."""
+
+    config: StreamConfig
+    consumer: Consumer | None = None
+    metrics_history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def destination_id(self) -> str:
+        return self.config.destination_id
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        return self.consumer.metrics if self.consumer is not None else StreamMetrics(
+            status=StreamStatus.IDLE if self.config.enabled else StreamStatus.STOPPED)
+
+    def public_doc(self) -> dict[str, Any]:
+        return {**self.config.public_doc(), "metrics": self.metrics.to_doc()}
+
+
+class StreamRecorder:
+    """Local recording: MPEG-TS segments that play while they are being written."""
+
+    def __init__(self, path: Path, segment_seconds: int = 600) -> None:
+        base = path.with_suffix("") if path.suffix else path
+        base.parent.mkdir(parents=True, exist_ok=True)
+        self.pattern = base.parent / f"{base.name}-%05d.ts"
+        self.segment_seconds = segment_seconds
+
+    def files(self) -> list[Path]:
+        stem = self.pattern.name.split("-%")[0]
+        return sorted(self.pattern.parent.glob(f"{stem}-*.ts"))
+
+
+class MultiPlatformStreamer:
+    """Simultaneous streaming to many destinations, with the seed README's API."""
+
+    def __init__(
+        self,
+        *,
+        scene_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        encode_preset: str = "veryfast",
+        stall_seconds: float = 10.0,
+        connect_timeout: float = 15.0,
+        retry_base: float = 1.0,
+        retry_cap: float = 30.0,
+        tier_override: media.EncodeSettings | None = None,
+    ) -> None:
+        self.destinations: dict[str, StreamDestination] = {}
+        self._env = os.environ if env is None else env
+        self._secrets = secrets or {}
+        self._scene_dir = scene_dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"ai-council-scene-{os.getpid()}"
+        self.scene = media.SceneText(self._scene_dir)
+        self._encode_preset = encode_preset
+        self._tier_override = tier_override
+        self._policy = OutputPolicy(stall_seconds=stall_seconds, connect_timeout=connect_timeout,
+                                    retry_base=retry_base, retry_cap=retry_cap)
+        self._encoders: dict[StreamQuality, Encoder] = {}
+        self._recorder: tuple[StreamRecorder, Consumer] | None = None
+        self._lock = threading.RLock()
+        self.streaming = False
+
+    # ---- destinations ---------------------------------------------------------------------------
+
+    def add_destination(self, config: StreamConfig) -> StreamDestination:
+        """Add (or replace, by id) a destination; while streaming, only this one is touched."""
+        if not isinstance(config, StreamConfig):
+            raise ConfigError(f"add_destination needs a StreamConfig, got {type(config).__name__}")
+        with self._lock:
+            if config.destination_id in self.destinations:
+                self._stop_output(self.destinations[config.destination_id])
+            destination = StreamDestination(config)
+            self.destinations[config.destination_id] = destination
+            if self.streaming and config.enabled:
+                self._start_output(destination)
+        return destination
+
+    def remove_destination(self, destination_id: str) -> None:
+        with self._lock:
+            destination = self._get(destination_id)
+            self._stop_output(destination)
+            del self.destinations[destination_id]
+
+    def enable_destination(self, destination_id: str) -> None:
+        self.add_destination(self._get(destination_id).config.replace(enabled=True))
+
+    def disable_destination(self, destination_id: str) -> None:
+        self.add_destination(self._get(destination_id).config.replace(enabled=False))
+
+    def _get(self, destination_id: str) -> StreamDestination:
+        try:
+            return self.destinations[destination_id]
+        except KeyError:
+            raise ConfigError(f"no destination with id {destination_id!r}") from None
+
+    # ---- going live -----------------------------------------------------------------------------
+
+    def start(self, recording_path: Path | None = None, segment_seconds: int = 600) -> None:
+        """Go live on every enabled destination at once, and record locally when a path is given."""
+        with self._lock:
+            if self.streaming:
+                return
+            self.streaming = True
+            for destination in self.destinations.values():
+                if destination.config.enabled:
+                    self._start_output(destination)
+            if recording_path is not None:
+                self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
+
+    def stop(self) -> None:
+        """Stop every output, the recorder and the encoders; no ffmpeg is left running."""
+        with self._lock:
+            self.streaming = False
+            for destination in self.destinations.values():
+                self._stop_output(destination)
+            if self._recorder is not None:
+                self._recorder[1].stop()
+            for encoder in self._encoders.values():
+                encoder.stop()
+            self._encoders.clear()
+
+    async def start_streaming(self, recording_path: Path | None = None) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.start, recording_path)
+
+    async def stop_streaming(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
+
+    @property
+    def recorder(self) -> StreamRecorder | None:
+        return self._recorder[0] if self._recorder else None
+
+    def _settings(self, tier: StreamQuality) -> media.EncodeSettings:
+        if self._tier_override is not None:
+            return self._tier_override
+        preset = QUALITY_PRESETS[tier]
+        return media.EncodeSettings(preset.width, preset.height, preset.fps, preset.video_kbps,
+                                    preset.audio_kbps, self._encode_preset)
+
+    def _encoder(self, tier: StreamQuality) -> Encoder:
+        encoder = self._encoders.get(tier)
+        if encoder is None:
+            args = media.encoder_args(media.ffmpeg_binary(self._env), self._scene_dir, self._settings(tier),
+                                      media.font_file(self._env))
+            encoder = self._encoders[tier] = Encoder(tier, args)
+            encoder.start()
+        return encoder
+
+    def _start_output(self, destination: StreamDestination) -> None:
+        config = destination.config
+        binary = media.ffmpeg_binary(self._env)
+
+        def make_args(failures: int) -> list[str]:
+            use_backup = bool(config.backup_url) and (failures // BACKUP_AFTER_FAILURES) % 2 == 1
+            consumer.metrics.using_backup = use_backup
+            return media.output_args(binary, config.publish_url(self._key(config), backup=use_backup))
+
+        consumer = Consumer(config.destination_id, make_args, self._policy_for(config),
+                            secrets=lambda: [self._key_or_empty(config)])
+        destination.consumer = consumer
+        consumer.start()
+        self._encoder(config.quality).attach(consumer)
+
+    def _policy_for(self, config: StreamConfig) -> OutputPolicy:
+        """The seed's per-destination ``max_retry_attempts`` and ``retry_delay_seconds``, when set."""
+        policy = self._policy.replace(max_attempts=config.max_retry_attempts)
+        return policy if config.retry_delay_seconds is None else policy.replace(retry_base=config.retry_delay_seconds)
+
+    def _stop_output(self, destination: StreamDestination) -> None:
+        consumer = destination.consumer
+        if consumer is None:
+            return
+        for encoder in self._encoders.values():
+            encoder.detach(consumer)
+        consumer.stop()
+
+    def _start_recorder(self, recorder: StreamRecorder) -> None:
+        binary = media.ffmpeg_binary(self._env)
+        consumer = Consumer("recorder", lambda _: media.recorder_args(
+            binary, recorder.pattern, recorder.segment_seconds, start_number=len(recorder.files())),
+            self._policy)
+        self._recorder = (recorder, consumer)
+        consumer.start()
+        tiers = [d.config.quality for d in self.destinations.values() if d.config.enabled]
+        best = max(tiers, key=lambda tier: QUALITY_PRESETS[tier].height, default=StreamQuality.MEDIUM)
+        self._encoder(best).attach(consumer)
+
+    def _key(self, config: StreamConfig) -> str:
+        return config.resolve_key(self._env, self._secrets)
+
+    def _key_or_empty(self, config: StreamConfig) -> str:
+        try:
+            return self._key(config)
+        except ConfigError:
+            return ""
+
+    # ---- statistics -----------------------------------------------------------------------------
+
+    def get_statistics(self) -> dict[str, Any]:
+        """The seed's keys: live destinations, total viewers (None when unknown), average bitrate."""
+        with self._lock:
+            metrics = [d.metrics for d in self.destinations.values()]
+        live = [m for m in metrics if m.status is StreamStatus.LIVE]
+        rates = [m.bitrate_kbps for m in live if m.bitrate_kbps is not None]
+        viewers = [m.viewers for m in live if m.viewers is not None]
+        return {
+            "live_destinations": len(live),
+            "total_destinations": len(metrics),
+            "total_viewers": sum(viewers) if viewers else None,
+            "average_bitrate_kbps": round(sum(rates) / len(rates), 1) if rates else None,
+            "bytes_sent": sum(m.bytes_sent for m in metrics),
+            "reconnects": sum(m.reconnects for m in metrics),
+            "streaming": self.streaming,
+            "recording": self._recorder[1].metrics.to_doc() if self._recorder else None,
+        }
+
+    def ffmpeg_pids(self) -> list[int]:
+        """Every ffmpeg this streamer runs now (for tests and the health page)."""
+        pids = [d.consumer.pid for d in self.destinations.values() if d.consumer is not None]
+        pids += [e._process.pid for e in self._encoders.values() if e._process and e._process.poll() is None]
+        if self._recorder is not None:
+            pids.append(self._recorder[1].pid)
+        return [pid for pid in pids if pid is not None]

@@ -1,0 +1,235 @@
+"""Streaming for real: ffmpeg encodes once, outputs publish to ffmpeg RTMP receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import pytest
+
+from backend import media
+from backend.destinations import StreamConfig, StreamPlatform, StreamQuality
+from backend.streaming import MultiPlatformStreamer, StreamStatus
+
+FFMPEG = media.ffmpeg_binary()
+TINY = media.EncodeSettings(width=320, height=180, fps=15, video_kbps=300, audio_kbps=64, preset="ultrafast")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Receiver:
+    """An RTMP server on 127.0.0.1 (ffmpeg in listen mode) that saves what it receives."""
+
+    def __init__(self, folder: Path, key: str = "test-key", port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.key = key
+        self.folder = folder
+        self.files: list[Path] = []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Receiver":
+        target = self.folder / f"received-{self.port}-{len(self.files)}.ts"
+        self.files.append(target)
+        self.process = subprocess.Popen(
+            [FFMPEG, "-hide_banner", "-loglevel", "error", "-listen", "1", "-timeout", "30",
+             "-i", f"rtmp://127.0.0.1:{self.port}/live/{self.key}", "-c", "copy", "-f", "mpegts", "-y", str(target)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        RECEIVER_PIDS.add(self.process.pid)
+        wait_for(lambda: self._listening(), 10, "the receiver to listen")
+        return self
+
+    def _listening(self) -> bool:
+        # Not a test connection: an ffmpeg in listen mode serves exactly one client.
+        if self.process.poll() is not None:
+            raise AssertionError(f"the receiver exited: {self.process.stderr.read().decode()}")
+        connections = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in connections)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def config(self, **changes) -> StreamConfig:
+        return StreamConfig(platform=StreamPlatform.CUSTOM_RTMP, stream_key=self.key,
+                            rtmp_url=f"rtmp://127.0.0.1:{self.port}/live", name=f"receiver {self.port}", **changes)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def probe(path: Path) -> dict:
+    """Decode a whole file; return its video size, media seconds, video pts gaps and bitrate."""
+    result = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "framecrc",
+                             "-"], capture_output=True, text=True, timeout=60)
+    size = re.search(r"Video: h264.*?, (\d+)x(\d+)", result.stderr)
+    audio = re.search(r"Audio: aac.*?(\d+) Hz", result.stderr)
+    pts = [int(line.split(",")[2]) for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    steps = [b - a for a, b in zip(pts, pts[1:])]
+    seconds = (pts[-1] - pts[0]) / 90_000 if len(pts) > 1 else 0.0
+    decoded = subprocess.run([FFMPEG, "-hide_banner", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                             capture_output=True, text=True, timeout=120)
+    return {
+        "size": (int(size.group(1)), int(size.group(2))) if size else None,
+        "audio_hz": int(audio.group(1)) if audio else None,
+        "seconds": seconds,
+        "max_gap": max(steps, default=0) / 90_000,
+        "kbps": path.stat().st_size * 8 / 1000 / seconds if seconds else 0.0,
+        "decode_errors": decoded.stderr.strip(),
+    }
+
+
+RECEIVER_PIDS: set[int] = set()
+
+
+def ffmpeg_children() -> list[psutil.Process]:
+    """The streamer's ffmpeg processes still around (running or unreaped); receivers excluded."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in RECEIVER_PIDS and "ffmpeg" in p.name()]
+
+
+@pytest.fixture
+def streamer(tmp_path: Path):
+    made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY, stall_seconds=4,
+                                 connect_timeout=8, retry_base=0.5, retry_cap=2)
+    made.scene.show(title="Integration test", speaker="Ada", words="Testing, one two three.")
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def receivers(tmp_path: Path):
+    made: list[Receiver] = []
+    yield lambda **kw: made.append(Receiver(tmp_path, **kw).start()) or made[-1]
+    for receiver in made:
+        receiver.kill()
+
+
+def live(streamer: MultiPlatformStreamer, destination_id: str) -> bool:
+    return streamer.destinations[destination_id].metrics.status is StreamStatus.LIVE
+
+
+def test_one_destination_goes_live_and_receives_decodable_video_and_audio(streamer, receivers) -> None:
+    receiver = receivers()
+    destination = streamer.add_destination(receiver.config())
+    started = time.monotonic()
+    streamer.start()
+    wait_for(lambda: live(streamer, destination.destination_id), 15, "live")
+    time_to_live = time.monotonic() - started
+    time.sleep(5)
+    stats = streamer.get_statistics()
+    assert stats["live_destinations"] == 1 and stats["total_viewers"] is None  # unknown, not 0
+    assert stats["average_bitrate_kbps"] and stats["bytes_sent"] > 50_000
+    streamer.stop()
+    receiver.process.wait(10)
+    got = probe(receiver.files[0])
+    assert got["size"] == (320, 180) and got["audio_hz"] == 48000
+    assert got["seconds"] >= 4 and got["max_gap"] < 0.5
+    assert 150 < got["kbps"] < 600, got  # 300 kbps video + 64 kbps audio, about
+    assert time_to_live < 10
+    assert not ffmpeg_children()
+
+
+def test_five_destinations_and_a_recording_all_receive_and_stop_leaves_no_ffmpeg(streamer, receivers, tmp_path) -> None:
+    group = [receivers() for _ in range(5)]
+    ids = [streamer.add_destination(r.config()).destination_id for r in group]
+    streamer.start(recording_path=tmp_path / "recordings" / "debate.mp4")
+    wait_for(lambda: all(live(streamer, i) for i in ids), 20, "all five live")
+    time.sleep(4)
+    assert streamer.get_statistics()["live_destinations"] == 5
+    streamer.stop()
+    assert not ffmpeg_children()
+    for receiver in group:
+        receiver.process.wait(10)
+        got = probe(receiver.files[0])
+        assert got["size"] == (320, 180) and got["seconds"] >= 3 and got["max_gap"] < 0.5, got
+    segments = streamer.recorder.files()
+    assert segments and probe(segments[0])["seconds"] >= 3
+
+
+def test_a_killed_receiver_is_live_again_after_it_returns_and_the_others_never_pause(streamer, receivers) -> None:
+    steady, flaky = receivers(), receivers()
+    steady_id = streamer.add_destination(steady.config()).destination_id
+    flaky_id = streamer.add_destination(flaky.config()).destination_id
+    streamer.start()
+    wait_for(lambda: live(streamer, steady_id) and live(streamer, flaky_id), 15, "both live")
+    time.sleep(2)
+    flaky.kill()
+    wait_for(lambda: not live(streamer, flaky_id), 15, "the flaky output to notice")
+    time.sleep(2)
+    flaky.start()  # same port, same key
+    back = time.monotonic()
+    wait_for(lambda: live(streamer, flaky_id), 15, "the flaky output to be live again")
+    assert time.monotonic() - back < 8
+    assert streamer.destinations[flaky_id].metrics.reconnects >= 1
+    time.sleep(2)
+    streamer.stop()
+    steady.process.wait(10)
+    got = probe(steady.files[0])
+    assert got["max_gap"] < 0.5 and got["seconds"] >= 6, got
+
+
+def test_a_stalled_receiver_stalls_neither_the_others_nor_the_recording(streamer, receivers, tmp_path) -> None:
+    steady, stuck = receivers(), receivers()
+    steady_id = streamer.add_destination(steady.config()).destination_id
+    stuck_id = streamer.add_destination(stuck.config()).destination_id
+    streamer.start(recording_path=tmp_path / "rec" / "debate")
+    wait_for(lambda: live(streamer, steady_id) and live(streamer, stuck_id), 15, "both live")
+    os.kill(stuck.process.pid, signal.SIGSTOP)
+    try:
+        time.sleep(8)
+        assert live(streamer, steady_id)
+    finally:
+        os.kill(stuck.process.pid, signal.SIGCONT)
+    streamer.stop()
+    steady.process.wait(10)
+    got = probe(steady.files[0])
+    assert got["max_gap"] < 0.5 and got["seconds"] >= 8, got
+    recording = probe(streamer.recorder.files()[0])
+    assert recording["max_gap"] < 0.5 and recording["seconds"] >= 8, recording
+
+
+def test_a_stalled_output_is_detected_restarted_and_live_again(streamer, receivers) -> None:
+    steady, other = receivers(), receivers()
+    steady_id = streamer.add_destination(steady.config()).destination_id
+    stuck = streamer.add_destination(other.config())
+    streamer.start()
+    wait_for(lambda: live(streamer, steady_id) and live(streamer, stuck.destination_id), 15, "both live")
+    frozen = stuck.consumer.pid
+    os.kill(frozen, signal.SIGSTOP)  # the output's ffmpeg stops making progress
+    error = wait_for(lambda: not live(streamer, stuck.destination_id) and stuck.metrics.last_error, 15, "stall")
+    assert "stalled" in error
+    assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == psutil.STATUS_ZOMBIE
+    other.kill()
+    other.start()  # the old connection died with the frozen process; a listen-mode receiver serves one
+    wait_for(lambda: live(streamer, stuck.destination_id), 20, "live again")
+    assert live(streamer, steady_id) and stuck.metrics.dropped_chunks > 0
+
+
+def test_a_refused_connection_is_reported_in_words_with_the_key_masked(streamer) -> None:
+    config = StreamConfig(platform=StreamPlatform.CUSTOM_RTMP, stream_key="sk-DISTINCT-0123456789",
+                          rtmp_url=f"rtmp://127.0.0.1:{free_port()}/live", quality=StreamQuality.LOW)
+    destination = streamer.add_destination(config)
+    streamer.start()
+    error = wait_for(lambda: destination.metrics.last_error, 15, "an error")
+    assert "refused" in error
+    assert "sk-DISTINCT-0123456789" not in repr(destination.public_doc())
+    assert destination.metrics.status in (StreamStatus.RECONNECTING, StreamStatus.CONNECTING)
