@@ -18,13 +18,6 @@ from typing import Iterable, Mapping, Sequence
 from .errors import ConfigError
 
 MPEGTS_PACKET = 188
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-)
 
 
 @dataclass(frozen=True)
@@ -53,15 +46,17 @@ def ffmpeg_binary(env: Mapping[str, str] | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def font_file(env: Mapping[str, str] | None = None) -> str | None:
-    """A TrueType font for drawtext: ``AI_COUNCIL_FONT`` or a common system font; None: ffmpeg's default."""
+def font_file(env: Mapping[str, str] | None = None) -> str:
+    """The TrueType font for drawtext: ``AI_COUNCIL_FONT``, else Source Sans Pro from its wheel."""
     env = os.environ if env is None else env
     named = env.get("AI_COUNCIL_FONT", "").strip()
     if named:
         if not Path(named).is_file():
-            raise ConfigError(f"AI_COUNCIL_FONT must name a .ttf file, got {named!r}")
+            raise ConfigError(f"AI_COUNCIL_FONT must name a .ttf or .otf file, got {named!r}")
         return named
-    return next((path for path in FONT_CANDIDATES if Path(path).is_file()), None)
+    import font_source_sans_pro  # a wheel that ships the font files: no system fonts needed
+
+    return str(Path(font_source_sans_pro.__file__).parent / "files" / "SourceSansPro-Semibold.ttf")
 
 
 # ---- the scene ----------------------------------------------------------------------------------
@@ -122,14 +117,19 @@ def encoder_args(
     ]
 
 
-def output_args(binary: str, url: str) -> list[str]:
-    """MPEG-TS on stdin -> one destination, stream copy, with machine-readable progress on stdout."""
+def output_args(binary: str, url: str, playpath: str | None = None) -> list[str]:
+    """MPEG-TS on stdin -> one destination, stream copy, with machine-readable progress on stdout.
+
+    For RTMP the stream key goes in ``-rtmp_playpath``, one argv element that ffmpeg sends as it
+    is (inside the URL it would need escaping that ffmpeg does not undo).
+    """
     muxer = "mpegts" if url.startswith("srt://") else "flv"
+    key = ["-rtmp_playpath", playpath] if playpath is not None else []
     return [  # errors only: joining mid-stream, the parser warns until the next keyframe
         binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1",
         "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
-        "-rw_timeout", "10000000", "-f", muxer, url,
+        "-rw_timeout", "10000000", *key, "-f", muxer, url,
     ]
 
 

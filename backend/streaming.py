@@ -273,11 +273,16 @@ class Consumer:
 
     def _read_errors(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stderr is not None
+        explained = False  # a line we can explain beats the generic lines ffmpeg prints after it
         for raw in iter(process.stderr.readline, b""):
             line = mask_in_text(raw.decode("utf-8", "replace").strip(), list(self._secrets()))
-            if line and "Failed to update header" not in line:
-                self.metrics.last_error = explain_ffmpeg_error(line)
-                log.info("output %s: %s", self.name, line)
+            if not line or "Failed to update header" in line:
+                continue
+            log.info("output %s: %s", self.name, line)
+            explanation = explain_ffmpeg_error(line)
+            if explanation != line or not explained:
+                self.metrics.last_error = explanation
+                explained = explained or explanation != line
 
 
 class Encoder:
@@ -512,13 +517,20 @@ class MultiPlatformStreamer:
         def make_args(failures: int) -> list[str]:
             use_backup = bool(config.backup_url) and (failures // BACKUP_AFTER_FAILURES) % 2 == 1
             consumer.metrics.using_backup = use_backup
-            return media.output_args(binary, config.publish_url(self._key(config), backup=use_backup))
+            return self._output_args(binary, config, use_backup)
 
         consumer = Consumer(config.destination_id, make_args, self._policy_for(config),
                             secrets=lambda: [self._key_or_empty(config)])
         destination.consumer = consumer
         consumer.start()
         self._encoder(config.quality).attach(consumer)
+
+    def _output_args(self, binary: str, config: StreamConfig, backup: bool) -> list[str]:
+        key = self._key(config)
+        if config.ingest_url.startswith("srt://"):
+            return media.output_args(binary, config.publish_url(key, backup=backup))
+        url = (config.backup_url if backup else None) or config.ingest_url
+        return media.output_args(binary, url.rstrip("/"), playpath=key)
 
     def _policy_for(self, config: StreamConfig) -> OutputPolicy:
         """The seed's per-destination ``max_retry_attempts`` and ``retry_delay_seconds``, when set."""

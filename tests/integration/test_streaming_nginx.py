@@ -1,0 +1,114 @@
+"""Streaming to nginx with its RTMP module, a real ingest server on 127.0.0.1 (installed by scripts/test.sh)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from backend import media
+from backend.destinations import StreamConfig, StreamPlatform
+from backend.streaming import MultiPlatformStreamer, StreamStatus
+from tests.integration.test_streaming import TINY, free_port, wait_for
+
+MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class NginxRtmp:
+    """nginx in the foreground with an RTMP application "live" and its statistics page."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.rtmp_port, self.http_port = folder, free_port(), free_port()
+        (folder / "logs").mkdir(parents=True)
+        (folder / "nginx.conf").write_text(f"""
+load_module {MODULE};
+daemon off;
+master_process off;
+pid {folder}/nginx.pid;
+error_log {folder}/logs/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{ server {{ listen 127.0.0.1:{self.rtmp_port}; application live {{ live on; record off; }} }} }}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/body; proxy_temp_path {folder}/proxy; fastcgi_temp_path {folder}/fcgi;
+  uwsgi_temp_path {folder}/uwsgi; scgi_temp_path {folder}/scgi;
+  server {{ listen 127.0.0.1:{self.http_port}; location /stat {{ rtmp_stat all; }} }}
+}}
+""")
+        self.process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(self._answers, 10, "nginx to answer")
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.stat())
+        except OSError:
+            assert self.process.poll() is None, self.process.stderr.read().decode()
+            return False
+
+    def stat(self) -> ElementTree.Element:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/stat", timeout=5) as response:
+            return ElementTree.fromstring(response.read())
+
+    def publishing(self) -> list[str]:
+        return [stream.findtext("name") or "" for stream in self.stat().iter("stream")
+                if stream.find("publishing") is not None]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def nginx(tmp_path: Path):
+    if not (MODULE.exists() and Path(NGINX).exists()):
+        pytest.fail("nginx with libnginx-mod-rtmp is needed; scripts/test.sh installs it (apt-get, as root)")
+    server = NginxRtmp(tmp_path / "nginx")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def streamer(tmp_path: Path):
+    made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY, stall_seconds=4,
+                                 connect_timeout=8, retry_base=0.5, retry_cap=2)
+    yield made
+    made.stop()
+
+
+def config(server: NginxRtmp, key: str) -> StreamConfig:
+    return StreamConfig(platform=StreamPlatform.CUSTOM_RTMP, stream_key=key,
+                        rtmp_url=f"rtmp://127.0.0.1:{server.rtmp_port}/live")
+
+
+def test_a_key_full_of_url_characters_reaches_the_server_exactly_as_typed(nginx, streamer) -> None:
+    key = "k|ey [with] spaces:and=quotes'"
+    destination = streamer.add_destination(config(nginx, key))
+    streamer.start()
+    wait_for(lambda: destination.metrics.status is StreamStatus.LIVE, 15, "live on nginx")
+    assert wait_for(lambda: nginx.publishing() == [key], 10, "nginx to list the stream")
+
+
+def test_already_publishing_is_reported_in_words(nginx, streamer) -> None:
+    squatter = subprocess.Popen(
+        [media.ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+         "testsrc=s=160x90:r=10", "-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "20",
+         "-rtmp_playpath", "taken", "-f", "flv", f"rtmp://127.0.0.1:{nginx.rtmp_port}/live"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: nginx.publishing() == ["taken"], 15, "the first publisher")
+        destination = streamer.add_destination(config(nginx, "taken"))
+        streamer.start()
+        error = wait_for(lambda: destination.metrics.last_error, 15, "an error")
+        assert "already publishing" in error.lower(), error
+        assert destination.metrics.status is not StreamStatus.LIVE
+    finally:
+        squatter.kill()
+        squatter.wait(5)
+    time.sleep(0.5)
