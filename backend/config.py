@@ -29,6 +29,9 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -42,6 +45,8 @@ class Settings:
     llm_api_key: str | None = None  # secret: never logged or shown
     debate_command: str | None = None
     log_level: str = "INFO"
+    broadcast: bool = True  # render and stream each debate (off: debates run without video)
+    encode_preset: str = "veryfast"
 
     def __repr__(self) -> str:  # the dataclass repr would print the api key
         key = "set" if self.llm_api_key else "unset"
@@ -58,6 +63,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     level = (_text(env, "AI_COUNCIL_LOG_LEVEL") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"AI_COUNCIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    broadcast = (_text(env, "AI_COUNCIL_BROADCAST") or "on").lower()
+    if broadcast not in {"on", "off"}:
+        raise ConfigError(f"AI_COUNCIL_BROADCAST must be on or off, got {broadcast!r}")
+    preset = _text(env, "AI_COUNCIL_X264_PRESET") or "veryfast"
+    if preset not in X264_PRESETS:
+        raise ConfigError(f"AI_COUNCIL_X264_PRESET must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
     return Settings(
         data_dir=Path(data_dir).expanduser().resolve(),
         turn_seconds=_number(env, "AI_COUNCIL_TURN_SECONDS", 20.0, 0.0, 600.0),
@@ -70,4 +81,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_api_key=_text(env, "AI_COUNCIL_LLM_API_KEY"),
         debate_command=_text(env, "AI_COUNCIL_DEBATE_COMMAND"),
         log_level=level,
+        broadcast=broadcast == "on",
+        encode_preset=preset,
     )

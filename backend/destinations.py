@@ -590,3 +590,8 @@ class KeyStore:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from None
         _fsync_dir(self.path.parent)
+
+
+def is_key_reference(value: str) -> bool:
+    """``env:NAME`` or ``secret:NAME``: a pointer to a key kept elsewhere, not a secret itself."""
+    return _REFERENCE.fullmatch(value) is not None

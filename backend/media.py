@@ -147,6 +147,30 @@ def recorder_args(binary: str, pattern: Path, segment_seconds: int, start_number
     ]
 
 
+def preview_args(binary: str, target: Path, every_seconds: int = 3, width: int = 640) -> list[str]:
+    """MPEG-TS on stdin -> one JPEG of the outgoing picture, replaced every few seconds."""
+    return [
+        binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
+        "-progress", "pipe:1", "-stats_period", "1",
+        "-f", "mpegts", "-i", "pipe:0", "-map", "0:v", "-vf", f"fps=1/{every_seconds},scale={width}:-2",
+        "-q:v", "5", "-update", "1", "-atomic_writing", "1", "-y", str(target),
+    ]
+
+
+def probe_publish_args(binary: str, url: str, seconds: int, playpath: str | None = None) -> list[str]:
+    """A few seconds of test picture and tone published to a destination ("Test" button)."""
+    key = ["-rtmp_playpath", playpath] if playpath is not None else []
+    muxer = "mpegts" if url.startswith("srt://") else "flv"
+    return [
+        binary, "-hide_banner", "-loglevel", "error", "-nostdin",
+        "-re", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30", "-re", "-f", "lavfi", "-i",
+        "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+        "-g", "60", "-b:v", "800k", "-c:a", "aac", "-b:a", "96k", "-ar", "48000",
+        "-rw_timeout", "10000000", *key, "-f", muxer, url,
+    ]
+
+
 def spawn(args: Sequence[str]) -> subprocess.Popen[bytes]:
     """The one place that starts ffmpeg: its own process group, pipes for data, progress and errors."""
     return subprocess.Popen(

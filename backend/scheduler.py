@@ -15,7 +15,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from .debates import DEMO_TOPICS, DebateRunner, DemoCouncil, Turn, pick_topic, summarize
 from .errors import ConfigError, DebateFailed, DebateNotFound
@@ -40,6 +40,16 @@ MAX_WAIT_SECONDS = 60.0
 Callback = Callable[[ScheduledDebate], Any]
 
 __all__ = ["DebateScheduler", "EventTriggeredScheduler", "schedule_statistics"]
+
+
+class DebateObserver(Protocol):
+    """Follows each debate as it is held (the broadcast draws its picture from this)."""
+
+    def debate_started(self, debate: ScheduledDebate) -> None: ...
+
+    def turn_spoken(self, debate: ScheduledDebate, turn: Turn) -> None: ...
+
+    def debate_ended(self, debate: ScheduledDebate) -> None: ...
 
 
 def schedule_statistics(debates: Iterable[ScheduledDebate]) -> dict[str, Any]:
@@ -73,7 +83,9 @@ class DebateScheduler:
         horizon_hours: int = 24,
         engagement: Callable[[], Engagement | None] | None = None,
         wake: threading.Event | None = None,
+        observer: "DebateObserver | None" = None,
     ) -> None:
+        self._observer = observer
         self._store = store if store is not None else Store(None)
         self._clock = clock
         self._runner = runner or DemoCouncil()
@@ -365,6 +377,7 @@ class DebateScheduler:
 
     def _execute(self, debate: ScheduledDebate, cancel: threading.Event) -> None:
         try:
+            self._notify("debate_started", debate)
             self._call("on_start", debate)
             turns = self._speak(debate, cancel)
             if cancel.is_set():
@@ -374,13 +387,24 @@ class DebateScheduler:
         except Exception as exc:  # a runner's failure is the debate's, never the loop's
             self._finish_failed(debate, exc)
         finally:
+            self._notify("debate_ended", debate)
             self.wake.set()
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Tell the observer (the broadcast); its failure is logged and never the debate's."""
+        if self._observer is None:
+            return
+        try:
+            getattr(self._observer, event)(*args)
+        except Exception:  # the show goes on without pictures rather than not at all
+            log.exception("observer failed on %s", event)
 
     def _speak(self, debate: ScheduledDebate, cancel: threading.Event) -> list[Turn]:
         spoken: list[Turn] = []
         for turn in self._runner.turns(debate.topic, debate_id=debate.debate_id, cancel=cancel):
             self._store.append_turn(debate.debate_id, turn.to_doc())
             spoken.append(turn)
+            self._notify("turn_spoken", debate, turn)
             with self._lock:
                 debate.turns = len(spoken)
                 self._save([debate])

@@ -410,7 +410,10 @@ class MultiPlatformStreamer:
         retry_base: float = 1.0,
         retry_cap: float = 30.0,
         tier_override: media.EncodeSettings | None = None,
+        preview_path: Path | None = None,
     ) -> None:
+        self.preview_path = preview_path
+        self._preview: Consumer | None = None
         self.destinations: dict[str, StreamDestination] = {}
         self._env = os.environ if env is None else env
         self._secrets = secrets or {}
@@ -422,6 +425,7 @@ class MultiPlatformStreamer:
                                     retry_base=retry_base, retry_cap=retry_cap)
         self._encoders: dict[StreamQuality, Encoder] = {}
         self._recorder: tuple[StreamRecorder, Consumer] | None = None
+        self._last_recorder: StreamRecorder | None = None
         self._lock = threading.RLock()
         self.streaming = False
 
@@ -471,6 +475,8 @@ class MultiPlatformStreamer:
                     self._start_output(destination)
             if recording_path is not None:
                 self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
+            if self.preview_path is not None:
+                self._start_preview(self.preview_path)
 
     def stop(self) -> None:
         """Stop every output, the recorder and the encoders; no ffmpeg is left running."""
@@ -478,8 +484,10 @@ class MultiPlatformStreamer:
             self.streaming = False
             for destination in self.destinations.values():
                 self._stop_output(destination)
-            if self._recorder is not None:
-                self._recorder[1].stop()
+            for local in (self._recorder[1] if self._recorder else None, self._preview):
+                if local is not None:
+                    local.stop()
+            self._recorder = self._preview = None
             for encoder in self._encoders.values():
                 encoder.stop()
             self._encoders.clear()
@@ -492,7 +500,8 @@ class MultiPlatformStreamer:
 
     @property
     def recorder(self) -> StreamRecorder | None:
-        return self._recorder[0] if self._recorder else None
+        """The current recording, or the last one after ``stop()``."""
+        return self._last_recorder
 
     def _settings(self, tier: StreamQuality) -> media.EncodeSettings:
         if self._tier_override is not None:
@@ -550,7 +559,17 @@ class MultiPlatformStreamer:
         consumer = Consumer("recorder", lambda _: media.recorder_args(
             binary, recorder.pattern, recorder.segment_seconds, start_number=len(recorder.files())),
             self._policy)
-        self._recorder = (recorder, consumer)
+        self._recorder, self._last_recorder = (recorder, consumer), recorder
+        self._start_local(consumer)
+
+    def _start_preview(self, target: Path) -> None:
+        binary = media.ffmpeg_binary(self._env)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._preview = Consumer("preview", lambda _: media.preview_args(binary, target), self._policy)
+        self._start_local(self._preview)
+
+    def _start_local(self, consumer: Consumer) -> None:
+        """Recorder and preview follow the best tier in use (MEDIUM when no destination is enabled)."""
         consumer.start()
         tiers = [d.config.quality for d in self.destinations.values() if d.config.enabled]
         best = max(tiers, key=lambda tier: QUALITY_PRESETS[tier].height, default=StreamQuality.MEDIUM)

@@ -9,6 +9,7 @@ the same directory is a viewer: it reads the same Store and queues its commands 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import Any, Callable
 import schedule
 from filelock import FileLock, Timeout
 
+from .broadcast import Broadcast, Recording
 from .config import Settings, load_settings
+from .destinations import StreamConfig
 from .debates import DebateRunner, Turn, runner_from_settings
 from .errors import ConfigError, CouncilError
 from .events import DirectoryWatcher, EventInbox, event_from_dict
@@ -66,6 +69,7 @@ class Supervisor:
         self._lock = FileLock(self.data_dir / "owner.lock", timeout=0, thread_local=False)
         self.store: Store | None = None
         self.scheduler: EventTriggeredScheduler | None = None
+        self.broadcast: Broadcast | None = None
         self.inbox: EventInbox | None = None
         self._watcher: DirectoryWatcher | None = None
         self._jobs = schedule.Scheduler()
@@ -100,8 +104,14 @@ class Supervisor:
             turn_seconds=self.settings.turn_seconds, llm_url=self.settings.llm_url,
             llm_model=self.settings.llm_model, llm_api_key=self.settings.llm_api_key,
             command=self.settings.debate_command)
+        if self.settings.broadcast:
+            self.broadcast = Broadcast(self.data_dir, self.store, os.environ,
+                                       encode_preset=self.settings.encode_preset)
+            for problem in self.broadcast.problems:
+                self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
-            self._first_config(), store=self.store, runner=runner, clock=self._clock, wake=self._wake)
+            self._first_config(), store=self.store, runner=runner, clock=self._clock, wake=self._wake,
+            observer=self.broadcast)
         for debate in self.scheduler.recover():
             log.warning("debate %s was running when the process stopped: marked interrupted", debate.debate_id)
         self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
@@ -130,6 +140,7 @@ class Supervisor:
         assert self.store is not None and self.scheduler is not None
         store, scheduler = self.store, self.scheduler
         self._every(10, "flush", store.flush)
+        self._every(5, "stream_samples", self.sample_streams)
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
         self._every(3600, "rollup", lambda: store.roll_up(self._clock()))
         self._every(3600, "retention", lambda: store.apply_retention(self._clock()))
@@ -144,6 +155,8 @@ class Supervisor:
         self._wake.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(timeout)
+        if self.broadcast is not None:
+            self.broadcast.stop()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._watcher is not None:
@@ -313,6 +326,62 @@ class Supervisor:
         if self.store is None:
             raise ConfigError("the backend is not started")
         return self.store
+
+    # ---- streaming (the owner's process only: ffmpeg runs there) ---------------------------------
+
+    def _broadcast(self) -> Broadcast:
+        if self.broadcast is None:
+            raise ConfigError("streaming runs in the process that owns the data directory, with "
+                              "AI_COUNCIL_BROADCAST=on; this one cannot change destinations")
+        return self.broadcast
+
+    def stream_destinations(self) -> list[dict[str, Any]]:
+        """Every destination as a page may show it (key masked), with live metrics in the owner."""
+        if self.broadcast is not None:
+            return [d.public_doc() for d in self.broadcast.streamer.destinations.values()]
+        shown = []  # a viewer: the stored settings, never a key, no live metrics
+        for doc in self._store().destinations.all():
+            key = doc.get("stream_key") or ""
+            shown.append({**doc, "stream_key": "**** (in the key file)" if doc.get("key_in_keystore") else
+                          (key if key.startswith(("env:", "secret:")) else "****"), "metrics": None})
+        return shown
+
+    def save_destination(self, config: StreamConfig) -> StreamConfig:
+        return self._broadcast().save_destination(config)
+
+    def remove_destination(self, destination_id: str) -> None:
+        self._broadcast().remove_destination(destination_id)
+
+    def set_destination_enabled(self, destination_id: str, enabled: bool) -> StreamConfig:
+        return self._broadcast().set_enabled(destination_id, enabled)
+
+    def test_destination(self, destination_id: str) -> tuple[bool, str]:
+        return self._broadcast().test_destination(destination_id)
+
+    def stream_statistics(self) -> dict[str, Any]:
+        return self._broadcast().streamer.get_statistics()
+
+    def recordings(self) -> list[Recording]:
+        return self._broadcast().recordings()
+
+    def recording_bytes(self, name: str) -> bytes:
+        return self._broadcast().recording_path(name).read_bytes()
+
+    def preview_jpeg(self) -> bytes | None:
+        return self.broadcast.preview_jpeg() if self.broadcast is not None else None
+
+    def sample_streams(self) -> int:
+        """One time-series sample per destination while streaming (for analytics and viewers)."""
+        if self.broadcast is None or not self.broadcast.streamer.streaming:
+            return 0
+        now = to_iso(self._clock())
+        destinations = list(self.broadcast.streamer.destinations.values())
+        for destination in destinations:
+            metrics = destination.metrics.to_doc()
+            metrics.pop("last_error", None)  # words, possibly long: kept live, not sampled
+            self._store().append_sample("streams", {"ts": now, "destination_id": destination.destination_id,
+                                                    "platform": destination.config.platform.value, **metrics})
+        return len(destinations)
 
     # ---- alerts (a minimal record until the monitoring issue brings rules and notifiers) ---
 

@@ -50,7 +50,7 @@ def planning() -> None:
 
 def supervisor_idle(seconds: float = 30.0) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        supervisor = Supervisor(load_settings({"AI_COUNCIL_DATA_DIR": folder})).start()
+        supervisor = Supervisor(load_settings({"AI_COUNCIL_DATA_DIR": folder, "AI_COUNCIL_BROADCAST": "off"})).start()
         time.sleep(1.0)  # let the first plan be written
         cpu, wall = time.process_time(), time.monotonic()
         time.sleep(seconds)
@@ -61,7 +61,7 @@ def supervisor_idle(seconds: float = 30.0) -> None:
 
 def lateness(count: int = 5) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        supervisor = Supervisor(load_settings({"AI_COUNCIL_DATA_DIR": folder, "AI_COUNCIL_TURN_SECONDS": "0"}))
+        supervisor = Supervisor(load_settings({"AI_COUNCIL_DATA_DIR": folder, "AI_COUNCIL_TURN_SECONDS": "0", "AI_COUNCIL_BROADCAST": "off"}))
         supervisor.start()
         base = utc_now() + timedelta(seconds=2)
         ids = [supervisor.schedule_debate(base + timedelta(seconds=2 * n), f"Lateness probe {n}").debate_id

@@ -33,6 +33,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     test started) must be gone and the directory's owner lock released once the cache is cleared."""
     monkeypatch.setenv("AI_COUNCIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AI_COUNCIL_TURN_SECONDS", "0")
+    monkeypatch.setenv("AI_COUNCIL_BROADCAST", "off")  # the Streams page tests turn it on
     monkeypatch.setenv("AI_COUNCIL_TIMEZONE", "UTC")
     st.cache_resource.clear()
     before = set(threading.enumerate())

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def settings(data_dir: Path, turn_seconds: float = 0.0):
     return load_settings({"AI_COUNCIL_DATA_DIR": str(data_dir), "AI_COUNCIL_TURN_SECONDS": str(turn_seconds),
+                          "AI_COUNCIL_BROADCAST": "off",
                           "AI_COUNCIL_TIMEZONE": "UTC"})
 
 
@@ -54,6 +55,7 @@ def supervisor(tmp_path: Path):
 
 def backend_process(data_dir: Path, turn_seconds: float = 0.0) -> subprocess.Popen:
     env = {**os.environ, "AI_COUNCIL_DATA_DIR": str(data_dir), "AI_COUNCIL_TURN_SECONDS": str(turn_seconds),
+           "AI_COUNCIL_BROADCAST": "off",
            "AI_COUNCIL_TIMEZONE": "UTC"}
     process = subprocess.Popen([sys.executable, "-m", "backend"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

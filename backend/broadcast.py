@@ -1,0 +1,154 @@
+"""The show: a debate becomes a live broadcast on every enabled destination and a local recording.
+
+``Broadcast`` observes the scheduler: when a debate starts it puts the topic on screen and goes
+live; each turn replaces the speaker and the words; when it ends the outputs stop. It also keeps
+the destinations (their settings in the Store, literal keys in the owner-only key file).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import media
+from .debates import Turn
+from .destinations import KeyStore, StreamConfig, is_key_reference, mask_in_text
+from .errors import ConfigError
+from .models import ScheduledDebate
+from .storage import Store
+from .streaming import MultiPlatformStreamer, explain_ffmpeg_error
+
+log = logging.getLogger(__name__)
+
+RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}\.ts")
+TEST_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Recording:
+    name: str
+    size_bytes: int
+    modified: datetime
+
+
+class Broadcast:
+    """Destinations, the streamer, the recording and the preview, driven by the debates."""
+
+    def __init__(self, data_dir: Path, store: Store, env: Mapping[str, str],
+                 secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast") -> None:
+        self._store, self._env, self._secrets = store, env, secrets or {}
+        self.recordings_dir = data_dir / "recordings"
+        self.preview_path = data_dir / "preview" / "preview.jpg"
+        self.keys = KeyStore(data_dir)
+        self.streamer = MultiPlatformStreamer(scene_dir=data_dir / "scene", env=env, secrets=secrets,
+                                              encode_preset=encode_preset, preview_path=self.preview_path)
+        self.problems: list[str] = list(self.keys.problems)
+        for doc in store.destinations.all():
+            self._load(doc)
+        self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
+
+    # ---- following the debates (DebateObserver) --------------------------------------------------
+
+    def debate_started(self, debate: ScheduledDebate) -> None:
+        self.streamer.scene.show(title=debate.topic, speaker="The council takes its seats",
+                                 footer=f"AI Council · live · {debate.debate_id}")
+        self.streamer.start(recording_path=self.recordings_dir / debate.debate_id)
+
+    def turn_spoken(self, debate: ScheduledDebate, turn: Turn) -> None:
+        self.streamer.scene.show(
+            title=debate.topic, speaker=f"{turn.speaker} · {turn.stance} ({turn.confidence:.0%})",
+            words=turn.text, footer=f"AI Council · round {turn.round} · turn {debate.turns}")
+
+    def debate_ended(self, debate: ScheduledDebate) -> None:
+        self.streamer.stop()
+        self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
+
+    def stop(self) -> None:
+        self.streamer.stop()
+
+    # ---- destinations ----------------------------------------------------------------------------
+
+    def destinations(self) -> list[StreamConfig]:
+        return [d.config for d in self.streamer.destinations.values()]
+
+    def save_destination(self, config: StreamConfig) -> StreamConfig:
+        """Store a new or changed destination (a literal key goes to the key file only) and apply it."""
+        doc = config.to_doc()
+        if config.stream_key and not is_key_reference(config.stream_key):
+            self.keys.set(config.destination_id, config.stream_key)
+            doc = {**doc, "stream_key": "", "key_in_keystore": True}
+        self._store.destinations.upsert(doc)
+        self.streamer.add_destination(config)
+        return config
+
+    def remove_destination(self, destination_id: str) -> None:
+        self.streamer.remove_destination(destination_id)
+        self._store.destinations.delete([destination_id])
+        self.keys.delete(destination_id)
+
+    def set_enabled(self, destination_id: str, enabled: bool) -> StreamConfig:
+        config = self._config(destination_id).replace(enabled=enabled)
+        return self.save_destination(config)
+
+    def _config(self, destination_id: str) -> StreamConfig:
+        destination = self.streamer.destinations.get(destination_id)
+        if destination is None:
+            raise ConfigError(f"no destination with id {destination_id!r}")
+        return destination.config
+
+    def _load(self, doc: dict[str, Any]) -> None:
+        values = {k: v for k, v in doc.items() if k != "key_in_keystore"}
+        if doc.get("key_in_keystore"):
+            values["stream_key"] = self.keys.get(doc["destination_id"]) or ""
+        try:
+            self.streamer.add_destination(StreamConfig.from_doc(values))
+        except ConfigError as exc:
+            self.problems.append(f"destination {doc.get('destination_id')!r} could not be loaded: {exc}")
+
+    # ---- the "Test" button -----------------------------------------------------------------------
+
+    def test_destination(self, destination_id: str, seconds: int = TEST_SECONDS) -> tuple[bool, str]:
+        """Publish a few seconds of test picture; say in plain words what happened."""
+        config = self._config(destination_id)
+        key = config.resolve_key(self._env, self._secrets)
+        binary = media.ffmpeg_binary(self._env)
+        if config.ingest_url.startswith("srt://"):
+            args = media.probe_publish_args(binary, config.publish_url(key), seconds)
+        else:
+            args = media.probe_publish_args(binary, config.ingest_url.rstrip("/"), seconds, playpath=key)
+        try:
+            result = subprocess.run(args, capture_output=True, timeout=seconds + 25, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False, f"{config.display_url()} did not answer within {seconds + 25} s."
+        if result.returncode == 0:
+            return True, f"Published {seconds} s of test picture to {config.display_url()}: the server accepted it."
+        lines = [mask_in_text(line, [key]) for line in result.stderr.decode("utf-8", "replace").splitlines()]
+        reason = next((explain_ffmpeg_error(line) for line in lines if explain_ffmpeg_error(line) != line),
+                      lines[-1] if lines else f"ffmpeg exited with code {result.returncode}")
+        return False, f"{config.display_url()} refused the test: {reason}"
+
+    # ---- recordings and preview ------------------------------------------------------------------
+
+    def recordings(self) -> list[Recording]:
+        if not self.recordings_dir.is_dir():
+            return []
+        files = sorted(self.recordings_dir.glob("*.ts"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [Recording(p.name, p.stat().st_size, datetime.fromtimestamp(p.stat().st_mtime).astimezone())
+                for p in files]
+
+    def recording_path(self, name: str) -> Path:
+        """The file for a download; names are checked, so no path trick reaches outside the folder."""
+        if not RECORDING_NAME.fullmatch(name) or not (self.recordings_dir / name).is_file():
+            raise ConfigError(f"no recording named {name!r}")
+        return self.recordings_dir / name
+
+    def preview_jpeg(self) -> bytes | None:
+        try:
+            return self.preview_path.read_bytes() if self.streamer.streaming else None
+        except FileNotFoundError:
+            return None

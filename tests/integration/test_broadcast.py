@@ -1,0 +1,66 @@
+"""A debate run by the Supervisor goes live on a real RTMP receiver and is recorded and previewed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from backend import Supervisor
+from backend.config import load_settings
+from backend.destinations import StreamConfig, StreamPlatform, StreamQuality
+from backend.storage import Store
+from tests.integration.test_streaming import Receiver, ffmpeg_children, probe, wait_for
+
+
+def settings(data_dir: Path):
+    return load_settings({"AI_COUNCIL_DATA_DIR": str(data_dir), "AI_COUNCIL_TURN_SECONDS": "1",
+                          "AI_COUNCIL_TIMEZONE": "UTC", "AI_COUNCIL_X264_PRESET": "ultrafast"})
+
+
+def streamer_ffmpeg() -> list:
+    return ffmpeg_children()  # running or unreaped, receivers excluded
+
+
+def test_a_debate_goes_live_is_recorded_and_previewed_and_leaves_no_ffmpeg(tmp_path: Path) -> None:
+    receiver = Receiver(tmp_path, key="sk-SUPERVISOR-9876543210").start()
+    supervisor = Supervisor(settings(tmp_path / "data")).start()
+    try:
+        config = receiver.config(quality=StreamQuality.LOW)
+        supervisor.save_destination(config)
+        debate = supervisor.run_now("Should the broadcast test pass?")
+        destination_id = config.destination_id
+        wait_for(lambda: supervisor.stream_statistics()["live_destinations"] == 1, 20, "live")
+        wait_for(lambda: supervisor.preview_jpeg(), 15, "a preview picture")
+        assert supervisor.preview_jpeg()[:2] == b"\xff\xd8"  # a JPEG
+        wait_for(lambda: supervisor.sample_streams() and supervisor.store.flush() >= 0, 5, "a sample")
+        wait_for(lambda: next(d for d in supervisor.debates() if d.debate_id == debate.debate_id).status.value
+                 == "completed", 40, "the debate to finish")
+        wait_for(lambda: not streamer_ffmpeg(), 15, "every ffmpeg to stop")
+        receiver.process.wait(10)
+        got = probe(receiver.files[0])
+        assert got["size"] == (854, 480) and got["seconds"] >= 8, got
+        recordings = supervisor.recordings()
+        assert recordings and recordings[0].name.startswith(debate.debate_id)
+        assert probe(supervisor.broadcast.recordings_dir / recordings[0].name)["seconds"] >= 8
+        shown = supervisor.stream_destinations()
+        assert shown[0]["destination_id"] == destination_id and "9876543210" not in repr(shown)
+    finally:
+        supervisor.stop()
+        receiver.kill()
+    stored = Store(tmp_path / "data")
+    assert all("9876543210" not in repr(doc) for doc in stored.destinations.all())
+    assert (tmp_path / "data" / "keys.json").stat().st_mode & 0o777 == 0o600
+    assert stored.samples("streams", debate.scheduled_time.replace(year=2000), debate.scheduled_time.replace(year=2100))
+
+
+def test_destinations_survive_a_restart_with_their_keys(tmp_path: Path) -> None:
+    first = Supervisor(settings(tmp_path)).start()
+    config = StreamConfig(platform=StreamPlatform.TWITCH, stream_key="live_123456789_abcdefghijkl")
+    first.save_destination(config)
+    first.stop()
+    second = Supervisor(settings(tmp_path)).start()
+    try:
+        [loaded] = second.broadcast.destinations()
+        assert loaded.destination_id == config.destination_id and loaded.stream_key == config.stream_key
+    finally:
+        second.stop()
