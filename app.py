@@ -15,5 +15,6 @@ with st.sidebar:
 navigation = st.navigation([
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("views/schedule.py", title="Schedule", icon=":material/calendar_month:"),
+    st.Page("views/streams.py", title="Streams", icon=":material/cell_tower:"),
 ])
 navigation.run()

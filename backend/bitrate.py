@@ -15,8 +15,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Callable, Sequence, TypeGuard
 
 from .destinations import StreamQuality
 from .errors import ConfigError
@@ -34,7 +34,7 @@ MAX_BITRATE_KBPS = 50_000
 # --- records ----------------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -49,7 +49,7 @@ def _check_count(name: str, value: object) -> None:
 
 
 def _check_optional_measure(name: str, value: object) -> None:
-    if value is not None and (not _is_number(value) or value < 0):  # type: ignore[operator]
+    if value is not None and (not _is_number(value) or value < 0):
         raise ConfigError(f"{name} must be empty or a finite number 0 or more, got {value!r}")
 
 
@@ -86,9 +86,8 @@ def _check_range(name: str, value: object, low: float, high: float, *, whole: bo
                  above_low: bool = False) -> None:
     kind = "a whole number" if whole else "a number"
     ok = _is_number(value) and (not whole or isinstance(value, int))
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        ok = (number > low if above_low else number >= low) and number <= high
+    if _is_number(value) and ok:
+        ok = (value > low if above_low else value >= low) and value <= high
     if not ok:
         bound = "above" if above_low else "from"
         raise ConfigError(f"{name} must be {kind} {bound} {low:g} and at most {high:g}, got {value!r}")
@@ -269,8 +268,10 @@ class _Track:
 
 
 def _check_bitrates(min_bitrate: object, max_bitrate: object) -> None:
-    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (min_bitrate, max_bitrate))
-    if not whole or not MIN_BITRATE_KBPS <= min_bitrate <= max_bitrate <= MAX_BITRATE_KBPS:  # type: ignore[operator]
+    ok = (isinstance(min_bitrate, int) and isinstance(max_bitrate, int)
+          and not isinstance(min_bitrate, bool) and not isinstance(max_bitrate, bool)
+          and MIN_BITRATE_KBPS <= min_bitrate <= max_bitrate <= MAX_BITRATE_KBPS)
+    if not ok:
         raise ConfigError(f"min_bitrate and max_bitrate must be whole kbps with {MIN_BITRATE_KBPS} <= min_bitrate "
                           f"<= max_bitrate <= {MAX_BITRATE_KBPS}, got min_bitrate={min_bitrate!r}, "
                           f"max_bitrate={max_bitrate!r}")
@@ -343,8 +344,8 @@ class AdaptiveBitrateManager:
         if track.samples and sample.at < track.samples[-1].at:
             return None
         track.samples.append(sample)
-        oldest_kept = sample.at.timestamp() - self.policy.longest_window_seconds
-        while track.samples and track.samples[0].at.timestamp() < oldest_kept:
+        oldest_kept = sample.at - timedelta(seconds=self.policy.longest_window_seconds)
+        while track.samples and track.samples[0].at < oldest_kept:
             track.samples.popleft()
         if track.configured != configured:
             old, track.configured, track.current, track.last_change_at = track.current, configured, configured, sample.at

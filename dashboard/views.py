@@ -78,3 +78,42 @@ def timeline_frame(
                      "status": debate.status.value, "topic": debate.topic, "source": debate.source,
                      "reason": debate.reason})
     return pd.DataFrame(rows, columns=["start", "end", "status", "topic", "source", "reason"])
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024  # type: ignore[assignment]
+    return "—"
+
+
+def destination_rows(destinations: Iterable[dict]) -> pd.DataFrame:
+    """One row per destination for the Streams page; unknown figures stay unknown, never 0."""
+    rows = []
+    for doc in destinations:
+        metrics = doc.get("metrics") or {}
+        viewers = metrics.get("viewers")
+        rows.append({
+            "Name": doc.get("name") or doc.get("label", ""), "Platform": doc.get("label", doc.get("platform")),
+            "URL": doc.get("display_url", ""), "Key": doc.get("stream_key", ""), "Quality": doc.get("quality"),
+            "Enabled": bool(doc.get("enabled")), "State": metrics.get("status", "—"),
+            "Bitrate (kbps)": metrics.get("bitrate_kbps"), "FPS": metrics.get("fps"),
+            "Dropped frames": metrics.get("dropped_frames"),
+            "Uptime": f"{int(metrics['uptime_seconds']) // 60} min {int(metrics['uptime_seconds']) % 60:02d} s"
+            if metrics.get("uptime_seconds") else "—",
+            "Sent": _size(metrics.get("bytes_sent")), "Reconnects": metrics.get("reconnects"),
+            "Viewers": "unknown" if viewers is None else str(viewers),
+            "Last error": metrics.get("last_error") or "", "Id": doc.get("destination_id"),
+        })
+    columns = ["Name", "Platform", "URL", "Key", "Quality", "Enabled", "State", "Bitrate (kbps)", "FPS",
+               "Dropped frames", "Uptime", "Sent", "Reconnects", "Viewers", "Last error", "Id"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def recording_rows(recordings: Iterable, zone: ZoneInfo) -> pd.DataFrame:
+    rows = [{"File": r.name, "Size": _size(r.size_bytes), "Written": local_time(r.modified, zone)}
+            for r in recordings]
+    return pd.DataFrame(rows, columns=["File", "Size", "Written"])

@@ -1,0 +1,117 @@
+"""Streams: destinations (add, test, enable, remove), live figures, the preview and the recordings."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from backend import ConfigError
+from backend.destinations import PLATFORM_PRESETS, StreamConfig, StreamPlatform, StreamQuality
+from backend.timeutil import resolve_zone
+from dashboard.runtime import get_supervisor
+from dashboard.views import destination_rows, recording_rows
+
+supervisor = get_supervisor()
+zone = resolve_zone(supervisor.get_config().timezone)
+st.title("Streams")
+
+if flash := st.session_state.pop("streams_flash", None):
+    kind, message = flash
+    (st.error if kind == "error" else st.success)(message)
+
+
+def done(kind: str, message: str) -> None:
+    st.session_state["streams_flash"] = (kind, message)
+    st.rerun()
+
+
+if supervisor.broadcast is None:
+    st.info("Streaming runs in the process that owns the data directory with AI_COUNCIL_BROADCAST=on; "
+            "this dashboard can only show the stored destinations.")
+
+
+@st.fragment(run_every=timedelta(seconds=3))
+def live() -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        if supervisor.broadcast is not None:
+            stats = supervisor.stream_statistics()
+            c1, c2, c3 = st.columns(3)
+            c1.metric("Live destinations", f"{stats['live_destinations']} of {stats['total_destinations']}")
+            c2.metric("Average bitrate", f"{stats['average_bitrate_kbps']:.0f} kbps"
+                      if stats["average_bitrate_kbps"] else "—")
+            c3.metric("Viewers", "unknown" if stats["total_viewers"] is None else stats["total_viewers"])
+            st.caption("On air while a debate runs; every debate is also recorded locally.")
+    with right:
+        picture = supervisor.preview_jpeg()
+        if picture:
+            st.image(picture, caption="Outgoing picture (refreshes every few seconds)")
+        else:
+            st.caption("The preview shows the outgoing picture while a debate is on air.")
+    rows = destination_rows(supervisor.stream_destinations())
+    if rows.empty:
+        st.caption("No destination yet: every debate is recorded locally. Add one below.")
+    else:
+        st.dataframe(rows.drop(columns=["Id"]), hide_index=True, width="stretch")
+
+
+live()
+
+destinations = destination_rows(supervisor.stream_destinations())
+if not destinations.empty and supervisor.broadcast is not None:
+    labels = {row.Id: f"{row.Name} · {row.Platform}" for row in destinations.itertuples()}
+    with st.form("manage"):
+        chosen = st.selectbox("Destination", list(labels), format_func=labels.get)
+        b1, b2, b3, b4 = st.columns(4)
+        test, enable = b1.form_submit_button("Test"), b2.form_submit_button("Enable")
+        disable, remove = b3.form_submit_button("Disable"), b4.form_submit_button("Remove")
+    try:
+        if test:
+            with st.spinner("Publishing a few seconds of test picture..."):
+                ok, message = supervisor.test_destination(chosen)
+            done("success" if ok else "error", message)
+        elif enable or disable:
+            supervisor.set_destination_enabled(chosen, bool(enable))
+            done("success", f"{labels[chosen]} {'enabled' if enable else 'disabled'}.")
+        elif remove:
+            supervisor.remove_destination(chosen)
+            done("success", f"{labels[chosen]} removed, with its stored key.")
+    except ConfigError as exc:
+        st.error(str(exc))
+
+st.subheader("Add a destination")
+platforms = [p.value for p in StreamPlatform]
+platform = StreamPlatform(st.selectbox("Platform", platforms, format_func=lambda v: PLATFORM_PRESETS[
+    StreamPlatform(v)].label, key="new_platform"))
+preset = PLATFORM_PRESETS[platform]
+with st.form("add_destination", clear_on_submit=True):
+    name = st.text_input("Name", value=preset.label, key="new_name")
+    url = st.text_input("Ingest URL", value=preset.ingest_url or "", key=f"new_url_{platform.value}",
+                        placeholder="rtmp://your-server.example/live")
+    backup = st.text_input("Backup URL (optional)", value=preset.backup_url or "", key=f"new_backup_{platform.value}")
+    key = st.text_input("Stream key", type="password", key="new_key",
+                        help=f"The key itself, or env:NAME / secret:NAME to read it from the environment or "
+                             f"Streamlit secrets{f' (e.g. env:{preset.key_env})' if preset.key_env else ''}. "
+                             f"It is kept in an owner-only key file and never shown again.")
+    quality = st.selectbox("Quality", [q.value for q in StreamQuality], index=1, key="new_quality")
+    enabled = st.checkbox("Enabled", value=True, key="new_enabled")
+    if st.form_submit_button("Save destination", type="primary"):
+        try:
+            config = StreamConfig(platform=platform, stream_key=key, rtmp_url=url.strip() or None,
+                                  backup_rtmp_url=backup.strip() or None, quality=StreamQuality(quality),
+                                  enabled=enabled, name=name.strip())
+            supervisor.save_destination(config)
+        except ConfigError as exc:
+            st.error(str(exc))
+        else:
+            done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).")
+
+st.subheader("Recordings")
+if supervisor.broadcast is not None:
+    recordings = supervisor.recordings()
+    if not recordings:
+        st.caption("No recording yet: each debate is recorded here as it is broadcast.")
+    else:
+        st.dataframe(recording_rows(recordings, zone), hide_index=True, width="stretch")
+        pick = st.selectbox("Recording", [r.name for r in recordings], key="recording")
+        st.download_button("Download", data=lambda: supervisor.recording_bytes(pick), file_name=pick,
+                           mime="video/mp2t")
