@@ -21,6 +21,7 @@ so it is shown masked too.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http
 import http.client
 import inspect
@@ -71,13 +72,15 @@ class _BadAnswer(Exception):
 # --- checking constructor arguments (messages never carry a secret's value) -----------------------
 
 
-def _check_text(field: str, value: object, *, secret: bool = False) -> str:
+def _check_text(field: str, value: object, *, secret: bool = False, spaces: bool = False) -> str:
+    """Stripped non-empty text; one word unless ``spaces`` (a password may hold spaces)."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{field} must be non-empty text, got {_shown_type(value, secret)}")
-    text = value.strip()
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
+    text = value.strip() if not spaces else value
+    if any(not ch.isprintable() or (ch.isspace() and not spaces) for ch in text):
         shown = "" if secret else f", got {text!r}"
-        raise ConfigError(f"{field} must be one word with no spaces or control characters{shown}")
+        form = "one line of printable characters" if spaces else "one word with no spaces or control characters"
+        raise ConfigError(f"{field} must be {form}{shown}")
     return text
 
 
@@ -98,7 +101,7 @@ def _check_url(field: str, value: object) -> str:
     url = _check_text(field, value)
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - reading it validates the port
+        _ = parts.port  # reading it validates the port
     except ValueError:
         raise ConfigError(f"{field} must be an http:// or https:// URL, got {redact_url(url)!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -149,15 +152,20 @@ def _where(url: str) -> str:
 def _http_get(url: str, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
     """Status and body of a GET; error statuses are answers too. Raises ``_NoAnswer`` otherwise."""
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
-    opener = urllib.request.build_opener(_RefuseRedirects)
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, _read_capped(response, url)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, _read_capped(exc, url)
+        return _exchange(request, timeout)
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         raise _NoAnswer(_network_reason(exc, url, timeout)) from None
+
+
+def _exchange(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    opener = urllib.request.build_opener(_RefuseRedirects)
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        response = exc  # an error status is an answer too: its body says why
+    with contextlib.closing(response):
+        return int(response.getcode()), _read_capped(response, request.full_url)
 
 
 def _read_capped(response: Any, url: str) -> bytes:
@@ -302,9 +310,6 @@ class NginxRtmpStats(_HttpSource):
     def _headers(self) -> dict[str, str]:
         return {"Accept": "application/xml, text/xml"}
 
-    def _secrets(self) -> Iterable[str]:
-        return (self.stream,)
-
     def _parse(self, status: int, body: bytes) -> tuple[int | None, str]:
         _expect_ok(status, body)
         try:
@@ -328,7 +333,7 @@ class NginxRtmpStats(_HttpSource):
         return None
 
     def _players(self, stream: ElementTree.Element) -> tuple[int | None, str]:
-        clients = _count(_digits_or_text(stream.findtext("nclients")), "nclients")
+        clients = _count((stream.findtext("nclients") or "").strip(), "nclients")
         publishers = sum(1 for client in stream.iterfind("client") if client.find("publishing") is not None)
         # Without client elements the stream's own <publishing/> still tells of its one publisher.
         if not publishers and stream.find("publishing") is not None:
@@ -341,10 +346,6 @@ class NginxRtmpStats(_HttpSource):
         return players, f"{_plural(players, 'player')} on {self.shown_name}"
 
 
-def _digits_or_text(text: str | None) -> object:
-    return text.strip() if isinstance(text, str) else text
-
-
 class MediaMTXPaths(_HttpSource):
     """Readers of one MediaMTX path, from ``GET {api_url}/v3/paths/get/{path}``."""
 
@@ -353,12 +354,13 @@ class MediaMTXPaths(_HttpSource):
     def __init__(self, api_url: str, path: str, timeout: float = 5.0, username: str | None = None,
                  password: str | None = None) -> None:
         self.api_url = _check_url("api_url", api_url)
-        self.path = _check_segments("path", path).strip("/")
+        self.path = _check_segments("path", path)
         self.timeout = _check_timeout(timeout)
         if (username is None) != (password is None):
             raise ConfigError("username and password go together: give both or neither")
         self.username = None if username is None else _check_text("username", username)
-        self._password = None if password is None else _check_text("password", password, secret=True)
+        self._password = None if password is None else _check_text("password", password, secret=True,
+                                                                     spaces=True)
 
     def __repr__(self) -> str:
         password = mask_secret(self._password) or None
@@ -376,7 +378,7 @@ class MediaMTXPaths(_HttpSource):
         return headers
 
     def _secrets(self) -> Iterable[str]:
-        return tuple(secret for secret in (self._password, self.path.rpartition("/")[2]) if secret)
+        return (self._password,) if self._password else ()
 
     def _parse(self, status: int, body: bytes) -> tuple[int | None, str]:
         if status == 404:  # MediaMTX answers 404 for a path nobody publishes to or configured
@@ -480,7 +482,9 @@ class TwitchHelixViewers(_HttpSource):
             raise _BadAnswer("answer is not a Twitch stream list (no 'data')")
         if not data:
             return None, f"channel is offline ({self.user_login})"
-        stream = data[0] if isinstance(data[0], dict) else {}
+        stream = data[0]
+        if not isinstance(stream, dict):
+            raise _BadAnswer("answer's first stream is not an object")
         if stream.get("type") != "live":  # Helix sets type to "" when it had an error for this stream
             return None, "Twitch reports no live stream type for this channel"
         viewers = _count(stream.get("viewer_count"), "viewer_count")

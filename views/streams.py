@@ -83,17 +83,20 @@ platforms = [p.value for p in StreamPlatform]
 platform = StreamPlatform(st.selectbox("Platform", platforms, format_func=lambda v: PLATFORM_PRESETS[
     StreamPlatform(v)].label, key="new_platform"))
 preset = PLATFORM_PRESETS[platform]
-with st.form("add_destination", clear_on_submit=True):
-    name = st.text_input("Name", value=preset.label, key="new_name")
-    url = st.text_input("Ingest URL", value=preset.ingest_url or "", key=f"new_url_{platform.value}",
+# A fresh set of widget keys after each save: the key typed in never lingers in the session.
+form_round = st.session_state.setdefault("add_destination_round", 0)
+with st.form(f"add_destination_{form_round}"):
+    suffix = f"{platform.value}_{form_round}"
+    name = st.text_input("Name", value=preset.label, key=f"new_name_{suffix}")
+    url = st.text_input("Ingest URL", value=preset.ingest_url or "", key=f"new_url_{suffix}",
                         placeholder="rtmp://your-server.example/live")
-    backup = st.text_input("Backup URL (optional)", value=preset.backup_url or "", key=f"new_backup_{platform.value}")
-    key = st.text_input("Stream key", type="password", key="new_key",
+    backup = st.text_input("Backup URL (optional)", value=preset.backup_url or "", key=f"new_backup_{suffix}")
+    key = st.text_input("Stream key", type="password", key=f"new_key_{suffix}",
                         help=f"The key itself, or env:NAME / secret:NAME to read it from the environment or "
                              f"Streamlit secrets{f' (e.g. env:{preset.key_env})' if preset.key_env else ''}. "
                              f"It is kept in an owner-only key file and never shown again.")
-    quality = st.selectbox("Quality", [q.value for q in StreamQuality], index=1, key="new_quality")
-    enabled = st.checkbox("Enabled", value=True, key="new_enabled")
+    quality = st.selectbox("Quality", [q.value for q in StreamQuality], index=1, key=f"new_quality_{suffix}")
+    enabled = st.checkbox("Enabled", value=True, key=f"new_enabled_{suffix}")
     if st.form_submit_button("Save destination", type="primary"):
         try:
             config = StreamConfig(platform=platform, stream_key=key, rtmp_url=url.strip() or None,
@@ -103,6 +106,9 @@ with st.form("add_destination", clear_on_submit=True):
         except ConfigError as exc:
             st.error(str(exc))
         else:
+            for widget in [k for k in st.session_state if str(k).startswith("new_") and str(k).endswith(suffix)]:
+                del st.session_state[widget]
+            st.session_state["add_destination_round"] = form_round + 1
             done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).")
 
 st.subheader("Recordings")
