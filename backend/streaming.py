@@ -60,6 +60,12 @@ class StreamMetrics:
     last_error: str | None = None
     viewers: int | None = None
     using_backup: bool = False
+    recent_errors: list[str] = field(default_factory=list)  # the last few, newest last
+
+    def note_error(self, message: str) -> None:
+        self.last_error = message
+        if not self.recent_errors or self.recent_errors[-1] != message:
+            self.recent_errors = [*self.recent_errors[-4:], message]
 
     def to_doc(self) -> dict[str, Any]:
         return {**asdict(self), "status": self.status.value}
@@ -190,7 +196,7 @@ class Consumer:
         try:
             args = self._make_args(failures)
         except ConfigError as exc:
-            self.metrics.last_error = str(exc)
+            self.metrics.note_error(str(exc))
             return
         self._drain_queue()  # a fresh process starts from the newest chunks, not stale ones
         process = media.spawn(args)
@@ -214,10 +220,10 @@ class Consumer:
         while not self._stop.is_set() and process.poll() is None:
             quiet = time.monotonic() - self._last_progress
             if self._live_since is None and quiet > self.policy.connect_timeout:
-                self.metrics.last_error = f"no connection within {self.policy.connect_timeout:.0f} s"
+                self.metrics.note_error(f"no connection within {self.policy.connect_timeout:.0f} s")
                 return
             if self._live_since is not None and quiet > self.policy.stall_seconds:
-                self.metrics.last_error = f"stalled: no progress for {quiet:.0f} s"
+                self.metrics.note_error(f"stalled: no progress for {quiet:.0f} s")
                 return
             self._stop.wait(0.25)
 
@@ -281,7 +287,7 @@ class Consumer:
             log.info("output %s: %s", self.name, line)
             explanation = explain_ffmpeg_error(line)
             if explanation != line or not explained:
-                self.metrics.last_error = explanation
+                self.metrics.note_error(explanation)
                 explained = explained or explanation != line
 
 
