@@ -45,8 +45,12 @@ class Broadcast:
         self.recordings_dir = data_dir / "recordings"
         self.preview_path = data_dir / "preview" / "preview.jpg"
         self.keys = KeyStore(data_dir)
+        owner = str(data_dir.resolve())
+        for pid in media.end_leftovers(owner):
+            log.warning("ended ffmpeg %d left running by an earlier process on %s", pid, data_dir)
         self.streamer = MultiPlatformStreamer(scene_dir=data_dir / "scene", env=env, secrets=secrets,
-                                              encode_preset=encode_preset, preview_path=self.preview_path)
+                                              encode_preset=encode_preset, preview_path=self.preview_path,
+                                              owner=owner)
         self.problems: list[str] = list(self.keys.problems)
         for doc in store.destinations.all():
             self._load(doc)

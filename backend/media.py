@@ -171,11 +171,34 @@ def probe_publish_args(binary: str, url: str, seconds: int, playpath: str | None
     ]
 
 
-def spawn(args: Sequence[str]) -> subprocess.Popen[bytes]:
-    """The one place that starts ffmpeg: its own process group, pipes for data, progress and errors."""
+OWNER_VARIABLE = "AI_COUNCIL_FFMPEG_OWNER"
+
+
+def spawn(args: Sequence[str], owner: str | None = None) -> subprocess.Popen[bytes]:
+    """The one place that starts ffmpeg: its own process group, pipes for data, progress and errors.
+
+    ``owner`` (the data directory) is put in the child's environment, so that a later start can
+    find and end what a crashed process left running (``end_leftovers``).
+    """
+    env = {**os.environ, OWNER_VARIABLE: owner} if owner else None
     return subprocess.Popen(
         list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, bufsize=0)
+        start_new_session=True, bufsize=0, env=env)
+
+
+def end_leftovers(owner: str) -> list[int]:
+    """Kill the ffmpeg processes a previous run for ``owner`` left behind; returns their pids."""
+    import psutil
+
+    ended = []
+    for process in psutil.process_iter(["pid", "name"]):
+        try:
+            if "ffmpeg" in (process.info["name"] or "") and process.environ().get(OWNER_VARIABLE) == owner:
+                process.kill()
+                ended.append(process.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return ended
 
 
 # ---- progress -----------------------------------------------------------------------------------

@@ -77,10 +77,11 @@ class OutputPolicy:
 
     stall_seconds: float = 10.0
     connect_timeout: float = 15.0
-    retry_base: float = 1.0
-    retry_cap: float = 30.0
+    retry_base: float = 0.5
+    retry_cap: float = 2.0  # a returning server is published to again within about 2 s
     max_attempts: int | None = None  # None: retry for as long as the broadcast runs
     queue_chunks: int = 256  # about 16 MiB, many seconds of media at any preset
+    owner: str | None = None  # tag for the ffmpeg processes (the data directory): see media.end_leftovers
 
     def replace(self, **changes: Any) -> "OutputPolicy":
         return dataclasses.replace(self, **changes)
@@ -199,7 +200,7 @@ class Consumer:
             self.metrics.note_error(str(exc))
             return
         self._drain_queue()  # a fresh process starts from the newest chunks, not stale ones
-        process = media.spawn(args)
+        process = media.spawn(args, self.policy.owner)
         self._process = process
         self.metrics.status = StreamStatus.CONNECTING if failures == 0 else StreamStatus.RECONNECTING
         self._last_progress, self._live_since, self._media_time = time.monotonic(), None, 0.0
@@ -294,8 +295,9 @@ class Consumer:
 class Encoder:
     """One ffmpeg rendering the scene for one quality tier; its output goes to every consumer."""
 
-    def __init__(self, tier: StreamQuality, args: list[str], retry_cap: float = 10.0) -> None:
-        self.tier = tier
+    def __init__(self, tier: StreamQuality, args: list[str], retry_cap: float = 10.0,
+                 owner: str | None = None) -> None:
+        self.tier, self._owner = tier, owner
         self._args = args
         self._consumers: tuple[Consumer, ...] = ()
         self._lock = threading.Lock()
@@ -333,7 +335,7 @@ class Encoder:
     def _supervise(self) -> None:
         rng = random.Random()
         while not self._stop.is_set():
-            self._process = media.spawn(self._args)
+            self._process = media.spawn(self._args, self._owner)
             errors = threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)
             errors.start()
             self._fan_out(self._process)
@@ -413,10 +415,11 @@ class MultiPlatformStreamer:
         encode_preset: str = "veryfast",
         stall_seconds: float = 10.0,
         connect_timeout: float = 15.0,
-        retry_base: float = 1.0,
-        retry_cap: float = 30.0,
+        retry_base: float = 0.5,
+        retry_cap: float = 2.0,
         tier_override: media.EncodeSettings | None = None,
         preview_path: Path | None = None,
+        owner: str | None = None,
     ) -> None:
         self.preview_path = preview_path
         self._preview: Consumer | None = None
@@ -428,7 +431,7 @@ class MultiPlatformStreamer:
         self._encode_preset = encode_preset
         self._tier_override = tier_override
         self._policy = OutputPolicy(stall_seconds=stall_seconds, connect_timeout=connect_timeout,
-                                    retry_base=retry_base, retry_cap=retry_cap)
+                                    retry_base=retry_base, retry_cap=retry_cap, owner=owner)
         self._encoders: dict[StreamQuality, Encoder] = {}
         self._recorder: tuple[StreamRecorder, Consumer] | None = None
         self._last_recorder: StreamRecorder | None = None
@@ -521,7 +524,7 @@ class MultiPlatformStreamer:
         if encoder is None:
             args = media.encoder_args(media.ffmpeg_binary(self._env), self._scene_dir, self._settings(tier),
                                       media.font_file(self._env))
-            encoder = self._encoders[tier] = Encoder(tier, args)
+            encoder = self._encoders[tier] = Encoder(tier, args, owner=self._policy.owner)
             encoder.start()
         return encoder
 

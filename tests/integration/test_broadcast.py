@@ -64,3 +64,22 @@ def test_destinations_survive_a_restart_with_their_keys(tmp_path: Path) -> None:
         assert loaded.destination_id == config.destination_id and loaded.stream_key == config.stream_key
     finally:
         second.stop()
+
+
+def test_start_up_ends_the_ffmpeg_a_crashed_run_left_behind(tmp_path: Path) -> None:
+    from backend import media
+
+    owner = str((tmp_path / "data").resolve())
+    leftover = media.spawn([media.ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
+                            "-i", "testsrc=s=64x64:r=5", "-t", "120", "-f", "null", "-"], owner)
+    stranger = media.spawn([media.ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
+                            "-i", "testsrc=s=64x64:r=5", "-t", "120", "-f", "null", "-"], "/some/other/dir")
+    try:
+        supervisor = Supervisor(settings(tmp_path / "data")).start()
+        supervisor.stop()
+        assert leftover.wait(5) is not None
+        assert stranger.poll() is None  # another data directory's ffmpeg is not ours to end
+    finally:
+        for process in (leftover, stranger):
+            process.kill()
+            process.wait(5)
