@@ -18,6 +18,8 @@ from typing import Iterable, Mapping, Sequence
 from .errors import ConfigError
 
 MPEGTS_PACKET = 188
+# Our own encoder's stream needs no long look: one GOP (2 s) shows both codecs' parameters.
+FAST_PROBE = ("-analyzeduration", "2500000", "-probesize", "2000000", "-fflags", "+nobuffer")
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def output_args(binary: str, url: str, playpath: str | None = None) -> list[str]
     return [  # errors only: joining mid-stream, the parser warns until the next keyframe
         binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1",
-        "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
+        *FAST_PROBE, "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
         "-rw_timeout", "10000000", *key, "-f", muxer, url,
     ]
 

@@ -29,10 +29,11 @@ import json
 import re
 import urllib.error
 import urllib.request
-import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
+from xml.etree import ElementTree
 
 from .debates import mask_secret
 from .destinations import mask_in_text, redact_url
@@ -85,9 +86,9 @@ def _check_text(field: str, value: object, *, secret: bool = False, spaces: bool
 
 
 def _shown_type(value: object, secret: bool) -> str:
-    if isinstance(value, str) or secret:
-        return "empty text" if isinstance(value, str) else type(value).__name__
-    return repr(value)
+    if isinstance(value, str):
+        return "empty text"
+    return type(value).__name__ if secret else repr(value)
 
 
 def _check_pattern(field: str, value: object, pattern: re.Pattern[str], form: str) -> str:

@@ -8,6 +8,7 @@ nginx XML was captured from nginx 1.22.1 / nginx-rtmp 1.1.4 with one publisher a
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -120,7 +121,7 @@ TWITCH_LIVE = {
     }],
     "pagination": {},
 }
-TWITCH_OFFLINE = {"data": [], "pagination": {}}
+TWITCH_OFFLINE: dict[str, Any] = {"data": [], "pagination": {}}
 TWITCH_UNAUTHORIZED = {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}
 
 MEDIAMTX_READY = {
@@ -132,7 +133,7 @@ MEDIAMTX_READY = {
                 {"type": "webRTCSession", "id": "0a1b2c3d-4e5f-6789-abcd-ef0123456789"},
                 {"type": "hlsMuxer", "id": ""}],
 }
-MEDIAMTX_NOT_READY = {
+MEDIAMTX_NOT_READY: dict[str, Any] = {
     "name": "live/abc", "confName": "live/abc", "source": None, "ready": False, "readyTime": None,
     "tracks": [], "bytesReceived": 0, "bytesSent": 0, "readers": [],
 }
@@ -393,7 +394,7 @@ def test_registry_names_match_the_platform_presets() -> None:
 
 
 def test_source_from_doc_builds_each_kind() -> None:
-    docs = {
+    docs: dict[str, dict[str, Any]] = {
         "nginx-rtmp": {"stat_url": "http://127.0.0.1:8080/stat", "application": "live", "stream": "abc"},
         "mediamtx": {"api_url": "http://127.0.0.1:9997/", "path": "live/abc", "timeout": 2},
         "youtube": {"video_id": VIDEO_ID, "api_key": YT_KEY},
