@@ -18,8 +18,9 @@ from typing import Iterable, Mapping, Sequence
 from .errors import ConfigError
 
 MPEGTS_PACKET = 188
-# Our own encoder's stream needs no long look: one GOP (2 s) shows both codecs' parameters.
-FAST_PROBE = ("-analyzeduration", "2500000", "-probesize", "2000000", "-fflags", "+nobuffer")
+# Our own encoder's stream needs no long look: it starts at a keyframe (the GOP cache) with
+# in-band H.264 headers, and every AAC frame carries its own.
+FAST_PROBE = ("-analyzeduration", "500000", "-probesize", "500000", "-fflags", "+nobuffer")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def output_args(binary: str, url: str, playpath: str | None = None) -> list[str]
     key = ["-rtmp_playpath", playpath] if playpath is not None else []
     return [  # errors only: joining mid-stream, the parser warns until the next keyframe
         binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "1",
+        "-progress", "pipe:1", "-stats_period", "0.5",
         *FAST_PROBE, "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
         "-rw_timeout", "10000000", *key, "-f", muxer, url,
     ]
@@ -142,7 +143,7 @@ def recorder_args(binary: str, pattern: Path, segment_seconds: int, start_number
     """
     return [
         binary, "-hide_banner", "-loglevel", "warning", "-nostdin", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "1",
+        "-progress", "pipe:1", "-stats_period", "0.5",
         "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy",
         "-f", "segment", "-segment_time", str(segment_seconds), "-segment_format", "mpegts",
         "-segment_start_number", str(start_number), "-reset_timestamps", "1", str(pattern),
@@ -153,7 +154,7 @@ def preview_args(binary: str, target: Path, every_seconds: int = 3, width: int =
     """MPEG-TS on stdin -> one JPEG of the outgoing picture, replaced every few seconds."""
     return [
         binary, "-hide_banner", "-loglevel", "error", "-nostdin", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "1",
+        "-progress", "pipe:1", "-stats_period", "0.5",
         "-f", "mpegts", "-i", "pipe:0", "-map", "0:v", "-vf", f"fps=1/{every_seconds},scale={width}:-2",
         "-q:v", "5", "-update", "1", "-atomic_writing", "1", "-y", str(target),
     ]
@@ -201,6 +202,22 @@ def end_leftovers(owner: str) -> list[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return ended
+
+
+# ---- MPEG-TS -----------------------------------------------------------------------------------
+
+VIDEO_PID = 0x100  # ffmpeg's mpegts muxer numbers streams from 0x100; our encoder maps video first
+
+
+def has_keyframe(chunk: bytes, pid: int = VIDEO_PID) -> bool:
+    """True when a TS packet of ``pid`` in ``chunk`` sets random_access_indicator (a keyframe starts)."""
+    for start in range(0, len(chunk) - MPEGTS_PACKET + 1, MPEGTS_PACKET):
+        if chunk[start] != 0x47 or ((chunk[start + 1] & 0x1F) << 8 | chunk[start + 2]) != pid:
+            continue
+        has_adaptation = chunk[start + 3] & 0x20
+        if has_adaptation and chunk[start + 4] > 0 and chunk[start + 5] & 0x40:
+            return True
+    return False
 
 
 # ---- progress -----------------------------------------------------------------------------------

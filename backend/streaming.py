@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = media.MPEGTS_PACKET * 348  # about 64 KiB, whole TS packets
 BACKUP_AFTER_FAILURES = 3
+GOP_CACHE_CHUNKS = 128  # far more than one 2-second GOP at any preset
 
 
 class StreamStatus(str, Enum):
@@ -78,7 +79,7 @@ class OutputPolicy:
     stall_seconds: float = 10.0
     connect_timeout: float = 15.0
     retry_base: float = 0.5
-    retry_cap: float = 2.0  # a returning server is published to again within about 2 s
+    retry_cap: float = 1.5  # a returning server is published to again within about 1.5 s
     max_attempts: int | None = None  # None: retry for as long as the broadcast runs
     queue_chunks: int = 256  # about 16 MiB, many seconds of media at any preset
     owner: str | None = None  # tag for the ffmpeg processes (the data directory): see media.end_leftovers
@@ -147,6 +148,7 @@ class Consumer:
         self._bytes_before = 0
         self._uptime_before = 0.0
         self._media_time = 0.0
+        self.primer: Callable[[Consumer], None] | None = None  # set by the encoder it is attached to
         self._rng = random.Random()
 
     # -- the fan-out side: never blocks --
@@ -199,7 +201,7 @@ class Consumer:
         except ConfigError as exc:
             self.metrics.note_error(str(exc))
             return
-        self._drain_queue()  # a fresh process starts from the newest chunks, not stale ones
+        self._restart_queue()
         process = media.spawn(args, self.policy.owner)
         self._process = process
         self.metrics.status = StreamStatus.CONNECTING if failures == 0 else StreamStatus.RECONNECTING
@@ -227,6 +229,19 @@ class Consumer:
                 self.metrics.note_error(f"stalled: no progress for {quiet:.0f} s")
                 return
             self._stop.wait(0.25)
+
+    def _restart_queue(self) -> None:
+        """A fresh process starts at the latest keyframe (the encoder's primer), not at stale chunks."""
+        primer = self.primer
+        if primer is not None:
+            primer(self)
+        else:
+            self._drain_queue()
+
+    def reset_queue(self, chunks: list[bytes]) -> None:
+        self._drain_queue()
+        for chunk in chunks:
+            self.feed(chunk)
 
     def _drain_queue(self) -> None:
         while True:
@@ -300,6 +315,7 @@ class Encoder:
         self.tier, self._owner = tier, owner
         self._args = args
         self._consumers: tuple[Consumer, ...] = ()
+        self._gop: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -309,8 +325,14 @@ class Encoder:
         self.last_error: str | None = None
 
     def attach(self, consumer: Consumer) -> None:
+        """Add a consumer; it (and each restart of it) begins with the chunks since the last keyframe."""
         with self._lock:
+            consumer.primer = self.prime
             self._consumers = (*self._consumers, consumer)
+
+    def prime(self, consumer: Consumer) -> None:
+        with self._lock:
+            consumer.reset_queue(list(self._gop))
 
     def detach(self, consumer: Consumer) -> None:
         with self._lock:
@@ -357,8 +379,17 @@ class Encoder:
             pending += data
             usable = len(pending) - len(pending) % media.MPEGTS_PACKET
             chunk, pending = pending[:usable], pending[usable:]
-            for consumer in self._consumers:
-                consumer.feed(chunk)
+            with self._lock:
+                self._remember(chunk)
+                for consumer in self._consumers:
+                    consumer.feed(chunk)
+
+    def _remember(self, chunk: bytes) -> None:
+        """Keep the chunks since the latest keyframe (the GOP cache that lets outputs start at once)."""
+        if media.has_keyframe(chunk):
+            self._gop = [chunk]
+        elif len(self._gop) < GOP_CACHE_CHUNKS:
+            self._gop.append(chunk)
 
     def _read_errors(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stderr is not None
@@ -416,7 +447,7 @@ class MultiPlatformStreamer:
         stall_seconds: float = 10.0,
         connect_timeout: float = 15.0,
         retry_base: float = 0.5,
-        retry_cap: float = 2.0,
+        retry_cap: float = 1.5,
         tier_override: media.EncodeSettings | None = None,
         preview_path: Path | None = None,
         owner: str | None = None,
@@ -540,8 +571,8 @@ class MultiPlatformStreamer:
         consumer = Consumer(config.destination_id, make_args, self._policy_for(config),
                             secrets=lambda: [self._key_or_empty(config)])
         destination.consumer = consumer
-        consumer.start()
         self._encoder(config.quality).attach(consumer)
+        consumer.start()
 
     def _output_args(self, binary: str, config: StreamConfig, backup: bool) -> list[str]:
         key = self._key(config)
@@ -579,10 +610,10 @@ class MultiPlatformStreamer:
 
     def _start_local(self, consumer: Consumer) -> None:
         """Recorder and preview follow the best tier in use (MEDIUM when no destination is enabled)."""
-        consumer.start()
         tiers = [d.config.quality for d in self.destinations.values() if d.config.enabled]
         best = max(tiers, key=lambda tier: QUALITY_PRESETS[tier].height, default=StreamQuality.MEDIUM)
         self._encoder(best).attach(consumer)
+        consumer.start()
 
     def _key(self, config: StreamConfig) -> str:
         return config.resolve_key(self._env, self._secrets)

@@ -202,9 +202,9 @@ def test_a_stalled_receiver_stalls_neither_the_others_nor_the_recording(streamer
     streamer.stop()
     steady.process.wait(10)
     got = probe(steady.files[0])
-    assert got["max_gap"] < 0.5 and got["seconds"] >= 8, got
+    assert got["max_gap"] < 0.5 and got["seconds"] >= 6, got  # 8 s stalled next door, no pause here
     recording = probe(streamer.recorder.files()[0])
-    assert recording["max_gap"] < 0.5 and recording["seconds"] >= 8, recording
+    assert recording["max_gap"] < 0.5 and recording["seconds"] >= 6, recording
 
 
 def test_a_stalled_output_is_detected_restarted_and_live_again(streamer, receivers) -> None:

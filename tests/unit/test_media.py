@@ -100,3 +100,17 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 ])
 def test_ffmpeg_errors_are_explained_in_words(line: str, words: str) -> None:
     assert words in explain_ffmpeg_error(line)
+
+
+def ts_packet(pid: int, random_access: bool) -> bytes:
+    header = bytes([0x47, (pid >> 8) & 0x1F, pid & 0xFF, 0x30])  # adaptation field + payload
+    adaptation = bytes([1, 0x40 if random_access else 0x00])
+    return (header + adaptation).ljust(media.MPEGTS_PACKET, b"\xff")
+
+
+def test_keyframes_are_found_by_the_video_pids_random_access_flag() -> None:
+    audio_key = ts_packet(0x101, True)
+    video_plain, video_key = ts_packet(0x100, False), ts_packet(0x100, True)
+    assert media.has_keyframe(audio_key + video_plain + video_key)
+    assert not media.has_keyframe(audio_key + video_plain)
+    assert not media.has_keyframe(video_key[:100])  # a partial packet is not read
