@@ -5,3 +5,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh requirements-dev.txt
 .venv/bin/python bench/bench_store.py
 .venv/bin/python bench/bench_scheduler.py
+.venv/bin/python bench/bench_streaming.py
