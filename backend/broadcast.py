@@ -21,6 +21,7 @@ from .destinations import KeyStore, StreamConfig, is_key_reference, mask_in_text
 from .errors import ConfigError
 from .models import ScheduledDebate
 from .storage import Store
+from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange
 from .streaming import MultiPlatformStreamer, explain_ffmpeg_error
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Broadcast:
                                               encode_preset=encode_preset, preview_path=self.preview_path,
                                               owner=owner)
         self.problems: list[str] = list(self.keys.problems)
+        self.bitrate = AdaptiveBitrateManager()
         for doc in store.destinations.all():
             self._load(doc)
         self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
@@ -70,10 +72,30 @@ class Broadcast:
 
     def debate_ended(self, debate: ScheduledDebate) -> None:
         self.streamer.stop()
+        for destination in self.streamer.destinations.values():
+            self.bitrate.forget(destination.destination_id)
+            destination.tier = None  # each debate starts at the configured quality
         self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
 
     def stop(self) -> None:
         self.streamer.stop()
+
+    # ---- adaptive bitrate ------------------------------------------------------------------------
+
+    def adapt(self, now: datetime) -> list[TierChange]:
+        """Feed each live output's measured signals to the bitrate manager; apply its tier changes."""
+        changes = []
+        for destination in list(self.streamer.destinations.values()):
+            if destination.consumer is None or not self.streamer.streaming:
+                continue
+            metrics = destination.metrics
+            sample = NetworkSample(at=now, speed=metrics.speed, reconnects=metrics.reconnects, rtt_ms=None,
+                                   dropped_chunks=metrics.dropped_chunks)
+            change = self.bitrate.observe(destination.destination_id, sample, destination.config.quality)
+            if change is not None:
+                self.streamer.retier(destination.destination_id, change.new)
+                changes.append(change)
+        return changes
 
     # ---- destinations ----------------------------------------------------------------------------
 

@@ -405,7 +405,7 @@ class StreamDestination:
 
     config: StreamConfig
     consumer: Consumer | None = None
-    metrics_history: list[dict[str, Any]] = field(default_factory=list)
+    tier: StreamQuality | None = None  # the adaptive tier when it differs from config.quality
 
     @property
     def destination_id(self) -> str:
@@ -417,7 +417,8 @@ class StreamDestination:
             status=StreamStatus.IDLE if self.config.enabled else StreamStatus.STOPPED)
 
     def public_doc(self) -> dict[str, Any]:
-        return {**self.config.public_doc(), "metrics": self.metrics.to_doc()}
+        tier = (self.tier or self.config.quality).value
+        return {**self.config.public_doc(), "streaming_quality": tier, "metrics": self.metrics.to_doc()}
 
 
 class StreamRecorder:
@@ -559,6 +560,17 @@ class MultiPlatformStreamer:
             encoder.start()
         return encoder
 
+    def retier(self, destination_id: str, tier: StreamQuality) -> None:
+        """Stream one destination at another tier (adaptive bitrate); only that output restarts."""
+        with self._lock:
+            destination = self._get(destination_id)
+            if destination.tier is tier:
+                return
+            destination.tier = tier
+            if self.streaming and destination.config.enabled:
+                self._stop_output(destination)
+                self._start_output(destination)
+
     def _start_output(self, destination: StreamDestination) -> None:
         config = destination.config
         binary = media.ffmpeg_binary(self._env)
@@ -571,7 +583,7 @@ class MultiPlatformStreamer:
         consumer = Consumer(config.destination_id, make_args, self._policy_for(config),
                             secrets=lambda: [self._key_or_empty(config)])
         destination.consumer = consumer
-        self._encoder(config.quality).attach(consumer)
+        self._encoder(destination.tier or config.quality).attach(consumer)
         consumer.start()
 
     def _output_args(self, binary: str, config: StreamConfig, backup: bool) -> list[str]:

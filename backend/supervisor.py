@@ -374,6 +374,9 @@ class Supervisor:
         """One time-series sample per destination while streaming (for analytics and viewers)."""
         if self.broadcast is None or not self.broadcast.streamer.streaming:
             return 0
+        for change in self.broadcast.adapt(self._clock()):
+            self.raise_alert("streaming", f"tier_{change.destination_id}", "info",
+                             f"{change.destination_id}: {change.old.value} -> {change.new.value} ({change.reason})")
         now = to_iso(self._clock())
         destinations = list(self.broadcast.streamer.destinations.values())
         for destination in destinations:

@@ -99,6 +99,7 @@ def destination_rows(destinations: Iterable[dict]) -> pd.DataFrame:
         rows.append({
             "Name": doc.get("name") or doc.get("label", ""), "Platform": doc.get("label", doc.get("platform")),
             "URL": doc.get("display_url", ""), "Key": doc.get("stream_key", ""), "Quality": doc.get("quality"),
+            "Streaming at": doc.get("streaming_quality") or doc.get("quality"),
             "Enabled": bool(doc.get("enabled")), "State": metrics.get("status", "—"),
             "Bitrate (kbps)": metrics.get("bitrate_kbps"), "FPS": metrics.get("fps"),
             "Dropped frames": metrics.get("dropped_frames"),
@@ -108,7 +109,7 @@ def destination_rows(destinations: Iterable[dict]) -> pd.DataFrame:
             "Viewers": "unknown" if viewers is None else str(viewers),
             "Last error": metrics.get("last_error") or "", "Id": doc.get("destination_id"),
         })
-    columns = ["Name", "Platform", "URL", "Key", "Quality", "Enabled", "State", "Bitrate (kbps)", "FPS",
+    columns = ["Name", "Platform", "URL", "Key", "Quality", "Streaming at", "Enabled", "State", "Bitrate (kbps)", "FPS",
                "Dropped frames", "Uptime", "Sent", "Reconnects", "Viewers", "Last error", "Id"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -83,3 +83,38 @@ def test_start_up_ends_the_ffmpeg_a_crashed_run_left_behind(tmp_path: Path) -> N
         for process in (leftover, stranger):
             process.kill()
             process.wait(5)
+
+
+def test_sustained_slow_sending_steps_an_output_down_a_tier_and_only_it_restarts(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from backend.broadcast import Broadcast
+    from backend.streaming import StreamStatus
+    from backend.timeutil import utc_now
+
+    slow, steady = Receiver(tmp_path), Receiver(tmp_path)
+    broadcast = Broadcast(tmp_path / "data", Store(None), {}, encode_preset="ultrafast")
+    slow_config = slow.config(quality=StreamQuality.MEDIUM)
+    steady_config = steady.config(quality=StreamQuality.LOW)
+    for receiver, config in ((slow, slow_config), (steady, steady_config)):
+        receiver.start()
+        broadcast.save_destination(config)
+    broadcast.streamer.start()
+    try:
+        destinations = broadcast.streamer.destinations
+        wait_for(lambda: all(d.metrics.status is StreamStatus.LIVE for d in destinations.values()), 20, "live")
+        steady_consumer = destinations[steady_config.destination_id].consumer
+        now, changes = utc_now(), []
+        for step in range(8):  # 40 s of measured send speed at 0.6x, compressed
+            destinations[slow_config.destination_id].consumer.metrics.speed = 0.6
+            changes += broadcast.adapt(now + timedelta(seconds=5 * step))
+        assert [(c.old, c.new) for c in changes] == [(StreamQuality.MEDIUM, StreamQuality.LOW)]
+        assert "0.60x" in changes[0].reason
+        moved = destinations[slow_config.destination_id]
+        assert moved.tier is StreamQuality.LOW and moved.public_doc()["streaming_quality"] == "low"
+        assert moved.consumer in broadcast.streamer._encoders[StreamQuality.LOW].consumers
+        assert destinations[steady_config.destination_id].consumer is steady_consumer  # untouched
+    finally:
+        broadcast.stop()
+        slow.kill()
+        steady.kill()
