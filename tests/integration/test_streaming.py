@@ -233,3 +233,37 @@ def test_a_refused_connection_is_reported_in_words_with_the_key_masked(streamer)
     assert "refused" in error
     assert "sk-DISTINCT-0123456789" not in repr(destination.public_doc())
     assert destination.metrics.status in (StreamStatus.RECONNECTING, StreamStatus.CONNECTING)
+
+
+def test_after_repeated_failures_of_the_primary_the_backup_url_is_used(streamer, receivers) -> None:
+    backup = receivers()
+    config = backup.config(backup_rtmp_url=f"rtmp://127.0.0.1:{backup.port}/live")
+    config = config.replace(rtmp_url=f"rtmp://127.0.0.1:{free_port()}/live")  # nothing listens there
+    destination = streamer.add_destination(config)
+    streamer.start()
+    wait_for(lambda: live(streamer, destination.destination_id), 30, "live on the backup")
+    assert destination.metrics.using_backup and destination.metrics.reconnects >= 3
+    assert any("refused" in error for error in destination.metrics.recent_errors)
+
+
+def test_srt_destination_receives_the_stream(streamer, tmp_path: Path) -> None:
+    port = free_port()
+    target = tmp_path / "srt.ts"
+    listener = subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-i",
+                                 f"srt://127.0.0.1:{port}?mode=listener&streamid=abc", "-c", "copy", "-f", "mpegts",
+                                 "-y", str(target)], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    RECEIVER_PIDS.add(listener.pid)
+    try:
+        time.sleep(1)
+        config = StreamConfig(platform=StreamPlatform.SRT, stream_key="abc", rtmp_url=f"srt://127.0.0.1:{port}")
+        destination = streamer.add_destination(config)
+        streamer.start()
+        wait_for(lambda: live(streamer, destination.destination_id), 20, "live over SRT")
+        time.sleep(3)
+        streamer.stop()
+        listener.wait(15)
+        got = probe(target)
+        assert got["size"] == (320, 180) and got["seconds"] >= 2, got
+    finally:
+        listener.kill()
+        listener.wait(5)
