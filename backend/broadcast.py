@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import media
 from .debates import Turn
@@ -41,8 +42,11 @@ class Broadcast:
     """Destinations, the streamer, the recording and the preview, driven by the debates."""
 
     def __init__(self, data_dir: Path, store: Store, env: Mapping[str, str],
-                 secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast") -> None:
+                 secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast",
+                 min_free_mb: int = 1024, on_problem: Callable[[str, str], None] | None = None) -> None:
         self._store, self._env, self._secrets = store, env, secrets or {}
+        self._min_free_bytes = min_free_mb * 1024 * 1024
+        self._on_problem = on_problem or (lambda condition, message: log.warning("%s", message))
         self.recordings_dir = data_dir / "recordings"
         self.preview_path = data_dir / "preview" / "preview.jpg"
         self.keys = KeyStore(data_dir)
@@ -63,7 +67,25 @@ class Broadcast:
     def debate_started(self, debate: ScheduledDebate) -> None:
         self.streamer.scene.show(title=debate.topic, speaker="The council takes its seats",
                                  footer=f"AI Council · live · {debate.debate_id}")
-        self.streamer.start(recording_path=self.recordings_dir / debate.debate_id)
+        self.streamer.start(recording_path=self._recording_path(debate))
+
+    def _recording_path(self, debate: ScheduledDebate) -> Path | None:
+        """Where to record this debate; None (no recording, said aloud) when the disk is nearly full."""
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.recordings_dir).free
+        if free < self._min_free_bytes:
+            self._on_problem("disk_full", f"not recording {debate.debate_id}: {free / 2**20:.0f} MB free on the "
+                                          f"recordings disk, below the {self._min_free_bytes / 2**20:.0f} MB guard")
+            return None
+        return self.recordings_dir / debate.debate_id
+
+    def prune_recordings(self, now: datetime, keep_days: int) -> int:
+        """Delete recordings older than ``keep_days``; returns how many files went."""
+        cutoff = now.timestamp() - keep_days * 86400
+        old = [p for p in self.recordings_dir.glob("*.ts") if p.stat().st_mtime < cutoff]
+        for path in old:
+            path.unlink(missing_ok=True)
+        return len(old)
 
     def turn_spoken(self, debate: ScheduledDebate, turn: Turn) -> None:
         self.streamer.scene.show(

@@ -46,6 +46,8 @@ class Settings:
     debate_command: str | None = None
     log_level: str = "INFO"
     broadcast: bool = True  # render and stream each debate (off: debates run without video)
+    recording_retention_days: int = 30
+    recording_min_free_mb: int = 1024
     encode_preset: str = "veryfast"
 
     def __repr__(self) -> str:  # the dataclass repr would print the api key
@@ -82,5 +84,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         debate_command=_text(env, "AI_COUNCIL_DEBATE_COMMAND"),
         log_level=level,
         broadcast=broadcast == "on",
+        recording_retention_days=int(_number(env, "AI_COUNCIL_RECORDING_RETENTION_DAYS", 30, 1, 3650)),
+        recording_min_free_mb=int(_number(env, "AI_COUNCIL_RECORDING_MIN_FREE_MB", 1024, 0, 10**7)),
         encode_preset=preset,
     )

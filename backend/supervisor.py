@@ -105,8 +105,10 @@ class Supervisor:
             llm_model=self.settings.llm_model, llm_api_key=self.settings.llm_api_key,
             command=self.settings.debate_command)
         if self.settings.broadcast:
-            self.broadcast = Broadcast(self.data_dir, self.store, os.environ,
-                                       encode_preset=self.settings.encode_preset)
+            self.broadcast = Broadcast(
+                self.data_dir, self.store, os.environ, encode_preset=self.settings.encode_preset,
+                min_free_mb=self.settings.recording_min_free_mb,
+                on_problem=lambda condition, message: self.raise_alert("recording", condition, "error", message))
             for problem in self.broadcast.problems:
                 self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
@@ -141,6 +143,9 @@ class Supervisor:
         store, scheduler = self.store, self.scheduler
         self._every(10, "flush", store.flush)
         self._every(5, "stream_samples", self.sample_streams)
+        if self.broadcast is not None:
+            broadcast, keep = self.broadcast, self.settings.recording_retention_days
+            self._every(3600, "recording_retention", lambda: broadcast.prune_recordings(self._clock(), keep))
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
         self._every(3600, "rollup", lambda: store.roll_up(self._clock()))
         self._every(3600, "retention", lambda: store.apply_retention(self._clock()))

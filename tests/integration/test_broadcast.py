@@ -118,3 +118,45 @@ def test_sustained_slow_sending_steps_an_output_down_a_tier_and_only_it_restarts
         broadcast.stop()
         slow.kill()
         steady.kill()
+
+
+def test_a_nearly_full_disk_skips_the_recording_and_says_why(tmp_path: Path) -> None:
+    from backend.broadcast import Broadcast
+    from backend.models import ScheduledDebate
+    from backend.timeutil import utc_now
+
+    said = []
+    broadcast = Broadcast(tmp_path, Store(None), {}, min_free_mb=10**9,  # more than any disk has
+                          on_problem=lambda condition, message: said.append((condition, message)))
+    debate = ScheduledDebate(debate_id="debate_20261203T100000_abcdef12", scheduled_time=utc_now(), topic="Disk")
+    assert broadcast._recording_path(debate) is None
+    assert said and said[0][0] == "disk_full" and "MB free" in said[0][1]
+
+
+def test_old_recordings_are_pruned_and_new_ones_kept(tmp_path: Path) -> None:
+    import os
+
+    from backend.broadcast import Broadcast
+    from backend.timeutil import utc_now
+
+    broadcast = Broadcast(tmp_path, Store(None), {})
+    broadcast.recordings_dir.mkdir(parents=True)
+    old, new = broadcast.recordings_dir / "old-00000.ts", broadcast.recordings_dir / "new-00000.ts"
+    for path in (old, new):
+        path.write_bytes(b"\x47" * 188)
+    os.utime(old, (time.time() - 40 * 86400, time.time() - 40 * 86400))
+    assert broadcast.prune_recordings(utc_now(), keep_days=30) == 1
+    assert [r.name for r in broadcast.recordings()] == ["new-00000.ts"]
+
+
+def test_a_download_name_cannot_reach_outside_the_recordings(tmp_path: Path) -> None:
+    import pytest
+
+    from backend.broadcast import Broadcast
+    from backend.errors import ConfigError
+
+    broadcast = Broadcast(tmp_path, Store(None), {})
+    (tmp_path / "keys.json").write_text("{}")
+    for name in ("../keys.json", "/etc/passwd", "..", "a/../../keys.json", "x.ts\n"):
+        with pytest.raises(ConfigError, match="no recording named"):
+            broadcast.recording_path(name)
