@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = media.MPEGTS_PACKET * 348  # about 64 KiB, whole TS packets
 BACKUP_AFTER_FAILURES = 3
+SESSION_SHARE = 0.95  # re-publish at 95 % of a platform's session limit (Facebook 8 h: after 7.6 h)
 GOP_CACHE_CHUNKS = 128  # far more than one 2-second GOP at any preset
 
 
@@ -82,6 +83,7 @@ class OutputPolicy:
     retry_cap: float = 1.5  # a returning server is published to again within about 1.5 s
     max_attempts: int | None = None  # None: retry for as long as the broadcast runs
     queue_chunks: int = 256  # about 16 MiB, many seconds of media at any preset
+    max_session_seconds: float | None = None  # the platform ends longer sessions: re-publish before
     owner: str | None = None  # tag for the ffmpeg processes (the data directory): see media.end_leftovers
 
     def replace(self, **changes: Any) -> "OutputPolicy":
@@ -227,6 +229,10 @@ class Consumer:
                 return
             if self._live_since is not None and quiet > self.policy.stall_seconds:
                 self.metrics.note_error(f"stalled: no progress for {quiet:.0f} s")
+                return
+            limit = self.policy.max_session_seconds
+            if self._live_since is not None and limit and time.monotonic() - self._live_since > limit:
+                log.info("output %s: re-publishing before the platform's %.0f s session limit", self.name, limit)
                 return
             self._stop.wait(0.25)
 
@@ -594,8 +600,11 @@ class MultiPlatformStreamer:
         return media.output_args(binary, url.rstrip("/"), playpath=key)
 
     def _policy_for(self, config: StreamConfig) -> OutputPolicy:
-        """The seed's per-destination ``max_retry_attempts`` and ``retry_delay_seconds``, when set."""
+        """The seed's ``max_retry_attempts`` / ``retry_delay_seconds`` and the platform's session limit."""
         policy = self._policy.replace(max_attempts=config.max_retry_attempts)
+        hours = config.preset.max_session_hours
+        if hours:
+            policy = policy.replace(max_session_seconds=hours * 3600 * SESSION_SHARE)
         return policy if config.retry_delay_seconds is None else policy.replace(retry_base=config.retry_delay_seconds)
 
     def _stop_output(self, destination: StreamDestination) -> None:

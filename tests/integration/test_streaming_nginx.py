@@ -113,3 +113,32 @@ def test_already_publishing_is_reported_in_words(nginx, streamer) -> None:
         squatter.kill()
         squatter.wait(5)
     time.sleep(0.5)
+
+
+def test_a_session_limit_makes_the_output_republish_and_come_back(nginx, tmp_path) -> None:
+    from backend.streaming import Consumer, OutputPolicy
+
+    streamer = MultiPlatformStreamer(scene_dir=tmp_path / "scene2", tier_override=TINY)
+    streamer._policy = streamer._policy.replace(max_session_seconds=3.0)  # a platform limit, compressed
+    destination = streamer.add_destination(config(nginx, "limited"))
+    try:
+        streamer.start()
+        wait_for(lambda: destination.metrics.status is StreamStatus.LIVE, 15, "live")
+        wait_for(lambda: destination.metrics.reconnects >= 1, 15, "a planned re-publish")
+        wait_for(lambda: destination.metrics.status is StreamStatus.LIVE, 15, "live again")
+        assert nginx.publishing() == ["limited"]
+        assert isinstance(destination.consumer, Consumer) and isinstance(destination.consumer.policy, OutputPolicy)
+    finally:
+        streamer.stop()
+
+
+def test_adding_a_destination_while_live_touches_no_other_output(nginx, streamer) -> None:
+    first = streamer.add_destination(config(nginx, "first"))
+    streamer.start()
+    wait_for(lambda: first.metrics.status is StreamStatus.LIVE, 15, "first live")
+    pid = first.consumer.pid
+    second = streamer.add_destination(config(nginx, "second"))
+    wait_for(lambda: second.metrics.status is StreamStatus.LIVE, 15, "second live")
+    streamer.remove_destination(second.destination_id)
+    assert first.consumer.pid == pid and first.metrics.reconnects == 0
+    assert wait_for(lambda: nginx.publishing() == ["first"], 10, "only the first left")

@@ -114,3 +114,16 @@ def test_keyframes_are_found_by_the_video_pids_random_access_flag() -> None:
     assert media.has_keyframe(audio_key + video_plain + video_key)
     assert not media.has_keyframe(audio_key + video_plain)
     assert not media.has_keyframe(video_key[:100])  # a partial packet is not read
+
+
+def test_platform_session_limits_become_a_republish_before_the_limit() -> None:
+    from backend.destinations import StreamConfig, StreamPlatform
+    from backend.streaming import MultiPlatformStreamer
+
+    streamer = MultiPlatformStreamer(scene_dir=Path("/tmp/ai-council-test-scene"))
+    facebook = StreamConfig(platform=StreamPlatform.FACEBOOK, stream_key="FB-1234567890abcdef")
+    twitch = StreamConfig(platform=StreamPlatform.TWITCH, stream_key="live_1234567890abcdef")
+    custom = StreamConfig(platform=StreamPlatform.CUSTOM_RTMP, stream_key="k", rtmp_url="rtmp://h/app")
+    assert streamer._policy_for(facebook).max_session_seconds == 8 * 3600 * 0.95
+    assert streamer._policy_for(twitch).max_session_seconds == 48 * 3600 * 0.95
+    assert streamer._policy_for(custom).max_session_seconds is None
