@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from . import media
-from .destinations import QUALITY_PRESETS, StreamConfig, StreamQuality, mask_in_text
+from .destinations import QUALITY_PRESETS, StreamConfig, StreamPlatform, StreamQuality, mask_in_text
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -185,11 +185,13 @@ class Consumer:
     def _supervise(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            self._run_once(failures)
+            outcome = self._run_once(failures)
             if self._stop.is_set():
                 break
-            failures += 1
             self.metrics.reconnects += 1
+            if outcome == "republish":  # planned (a platform's session limit): at once, not a failure
+                continue
+            failures = 1 if outcome == "was_live" else failures + 1  # a live spell starts the count anew
             if self.policy.max_attempts is not None and failures >= self.policy.max_attempts:
                 self.metrics.status = StreamStatus.ERROR
                 log.warning("output %s gave up after %d attempts: %s", self.name, failures, self.metrics.last_error)
@@ -197,12 +199,13 @@ class Consumer:
             self.metrics.status = StreamStatus.RECONNECTING
             self._stop.wait(backoff_delay(failures, self.policy.retry_base, self.policy.retry_cap, self._rng))
 
-    def _run_once(self, failures: int) -> None:
+    def _run_once(self, failures: int) -> str:
+        """One ffmpeg from start to end: 'republish', 'was_live' or 'failed'."""
         try:
             args = self._make_args(failures)
         except ConfigError as exc:
             self.metrics.note_error(str(exc))
-            return
+            return "failed"
         self._restart_queue()
         process = media.spawn(args, self.policy.owner)
         self._process = process
@@ -213,28 +216,33 @@ class Consumer:
                                         ("writer", self._write))]
         for reader in readers:
             reader.start()
-        self._watch(process)
+        planned = self._watch(process)
         _kill_group(process)
         for reader in readers:
             reader.join(5)
         self._bytes_before, self._uptime_before = self.metrics.bytes_sent, self.metrics.uptime_seconds
         self.metrics.bitrate_kbps = self.metrics.fps = self.metrics.speed = None
+        return "republish" if planned else "was_live" if self._live_since is not None else "failed"
 
-    def _watch(self, process: subprocess.Popen[bytes]) -> None:
-        """Wait for the process to end, or end it when it stalls or never connects."""
+    def _watch(self, process: subprocess.Popen[bytes]) -> bool:
+        """Wait for the process to end, or end it when it stalls or never connects.
+
+        Returns True when it was ended on purpose, to re-publish before a session limit.
+        """
         while not self._stop.is_set() and process.poll() is None:
             quiet = time.monotonic() - self._last_progress
             if self._live_since is None and quiet > self.policy.connect_timeout:
                 self.metrics.note_error(f"no connection within {self.policy.connect_timeout:.0f} s")
-                return
+                return False
             if self._live_since is not None and quiet > self.policy.stall_seconds:
                 self.metrics.note_error(f"stalled: no progress for {quiet:.0f} s")
-                return
+                return False
             limit = self.policy.max_session_seconds
             if self._live_since is not None and limit and time.monotonic() - self._live_since > limit:
                 log.info("output %s: re-publishing before the platform's %.0f s session limit", self.name, limit)
-                return
+                return True
             self._stop.wait(0.25)
+        return False
 
     def _restart_queue(self) -> None:
         """A fresh process starts at the latest keyframe (the encoder's primer), not at stale chunks."""
@@ -517,13 +525,13 @@ class MultiPlatformStreamer:
             if self.streaming:
                 return
             self.streaming = True
+            if self.preview_path is not None:
+                self._start_preview(self.preview_path)
             for destination in self.destinations.values():
                 if destination.config.enabled:
                     self._start_output(destination)
             if recording_path is not None:
                 self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
-            if self.preview_path is not None:
-                self._start_preview(self.preview_path)
 
     def stop(self) -> None:
         """Stop every output, the recorder and the encoders; no ffmpeg is left running."""
@@ -579,6 +587,9 @@ class MultiPlatformStreamer:
 
     def _start_output(self, destination: StreamDestination) -> None:
         config = destination.config
+        if config.platform is StreamPlatform.LOCAL_PREVIEW:  # no network: it is the preview itself
+            destination.consumer = self._preview
+            return
         binary = media.ffmpeg_binary(self._env)
 
         def make_args(failures: int) -> list[str]:
@@ -609,6 +620,9 @@ class MultiPlatformStreamer:
 
     def _stop_output(self, destination: StreamDestination) -> None:
         consumer = destination.consumer
+        if consumer is not None and consumer is self._preview:  # shared: stop() ends the preview
+            destination.consumer = None
+            return
         if consumer is None:
             return
         for encoder in self._encoders.values():

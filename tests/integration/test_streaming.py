@@ -254,11 +254,13 @@ def test_srt_destination_receives_the_stream(streamer, tmp_path: Path) -> None:
                                  "-y", str(target)], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     RECEIVER_PIDS.add(listener.pid)
     try:
-        time.sleep(1)
+        wait_for(lambda: any(c.laddr.port == port for c in psutil.Process(listener.pid).net_connections("udp")),
+                 10, "the SRT listener to bind")
         config = StreamConfig(platform=StreamPlatform.SRT, stream_key="abc", rtmp_url=f"srt://127.0.0.1:{port}")
         destination = streamer.add_destination(config)
         streamer.start()
-        wait_for(lambda: live(streamer, destination.destination_id), 20, "live over SRT")
+        wait_for(lambda: live(streamer, destination.destination_id), 20,
+                 f"live over SRT ({destination.metrics.recent_errors})")
         time.sleep(3)
         streamer.stop()
         listener.wait(15)
@@ -267,3 +269,17 @@ def test_srt_destination_receives_the_stream(streamer, tmp_path: Path) -> None:
     finally:
         listener.kill()
         listener.wait(5)
+
+
+def test_the_local_preview_destination_needs_no_account_and_shows_the_preview(tmp_path: Path) -> None:
+    made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY,
+                                 preview_path=tmp_path / "preview" / "preview.jpg")
+    preview = made.add_destination(StreamConfig(platform=StreamPlatform.LOCAL_PREVIEW))
+    try:
+        made.start()
+        wait_for(lambda: preview.metrics.status is StreamStatus.LIVE, 20, "the preview to run")
+        wait_for(lambda: (tmp_path / "preview" / "preview.jpg").exists(), 15, "a picture")
+        assert made.get_statistics()["live_destinations"] == 1
+    finally:
+        made.stop()
+    assert not ffmpeg_children()
