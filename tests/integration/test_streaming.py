@@ -261,7 +261,7 @@ def test_srt_destination_receives_the_stream(streamer, tmp_path: Path) -> None:
         streamer.start()
         wait_for(lambda: live(streamer, destination.destination_id), 20,
                  f"live over SRT ({destination.metrics.recent_errors})")
-        time.sleep(3)
+        time.sleep(4)
         streamer.stop()
         listener.wait(15)
         got = probe(target)
