@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +25,11 @@ from .models import ScheduledDebate
 from .storage import Store
 from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange
 from .streaming import MultiPlatformStreamer, explain_ffmpeg_error
+from .viewers import ViewerReading, ViewerSource, source_from_doc
 
 log = logging.getLogger(__name__)
 
+SECRET_ARGUMENTS = ("api_key", "token", "password")
 RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}\.ts")
 TEST_SECONDS = 5
 
@@ -58,6 +61,8 @@ class Broadcast:
                                               owner=owner)
         self.problems: list[str] = list(self.keys.problems)
         self.bitrate = AdaptiveBitrateManager()
+        self.viewer_readings: dict[str, ViewerReading] = {}
+        self._reading = threading.Lock()
         for doc in store.destinations.all():
             self._load(doc)
         self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
@@ -127,6 +132,9 @@ class Broadcast:
     def save_destination(self, config: StreamConfig) -> StreamConfig:
         """Store a new or changed destination (a literal key goes to the key file only) and apply it."""
         doc = config.to_doc()
+        previous = self._store.destinations.get(config.destination_id) or {}
+        if previous.get("viewer_source"):
+            doc["viewer_source"] = previous["viewer_source"]
         if config.stream_key and not is_key_reference(config.stream_key):
             self.keys.set(config.destination_id, config.stream_key)
             doc = {**doc, "stream_key": "", "key_in_keystore": True}
@@ -150,13 +158,66 @@ class Broadcast:
         return destination.config
 
     def _load(self, doc: dict[str, Any]) -> None:
-        values = {k: v for k, v in doc.items() if k != "key_in_keystore"}
+        values = {k: v for k, v in doc.items() if k not in {"key_in_keystore", "viewer_source"}}
         if doc.get("key_in_keystore"):
             values["stream_key"] = self.keys.get(doc["destination_id"]) or ""
         try:
             self.streamer.add_destination(StreamConfig.from_doc(values))
         except ConfigError as exc:
             self.problems.append(f"destination {doc.get('destination_id')!r} could not be loaded: {exc}")
+
+    # ---- viewer counts ---------------------------------------------------------------------------
+
+    def set_viewer_source(self, destination_id: str, doc: dict[str, Any] | None) -> None:
+        """Where this destination's viewer count comes from; secrets only as env:/secret: references."""
+        self._config(destination_id)
+        stored = self._store.destinations.get(destination_id)
+        if stored is None:
+            raise ConfigError(f"no destination with id {destination_id!r}")
+        if doc is not None:
+            for name in SECRET_ARGUMENTS:
+                if name in doc and not (isinstance(doc[name], str) and is_key_reference(doc[name])):
+                    raise ConfigError(f"{name} must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; "
+                                      "secrets are not stored in the destination")
+            self._viewer_source(doc)  # validates, with the references resolved
+        self._store.destinations.upsert({**stored, "viewer_source": doc})
+        self.viewer_readings.pop(destination_id, None)
+
+    def viewer_source_doc(self, destination_id: str) -> dict[str, Any] | None:
+        stored = self._store.destinations.get(destination_id) or {}
+        return stored.get("viewer_source")
+
+    def _viewer_source(self, doc: dict[str, Any]) -> ViewerSource:
+        resolved = {name: self._resolve(value) if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
+        return source_from_doc(resolved)
+
+    def _resolve(self, reference: str) -> str:
+        kind, _, name = reference.partition(":")
+        value = (self._env if kind == "env" else self._secrets).get(name)
+        if not value:
+            raise ConfigError(f"{reference} is not set")
+        return value
+
+    def refresh_viewers(self) -> None:
+        """Read every live destination's viewer count in the background (HTTP must not hold the loop)."""
+        if not self.streamer.streaming or not self._reading.acquire(blocking=False):
+            return
+        threading.Thread(target=self._read_viewers, name="viewer-counts", daemon=True).start()
+
+    def _read_viewers(self) -> None:
+        try:
+            for destination in list(self.streamer.destinations.values()):
+                doc = self.viewer_source_doc(destination.destination_id)
+                if doc is None or destination.consumer is None:
+                    continue
+                try:
+                    reading = self._viewer_source(doc).read()
+                except ConfigError as exc:
+                    reading = ViewerReading(None, str(doc.get("kind")), str(exc))
+                self.viewer_readings[destination.destination_id] = reading
+                destination.consumer.metrics.viewers = reading.viewers
+        finally:
+            self._reading.release()
 
     # ---- the "Test" button -----------------------------------------------------------------------
 

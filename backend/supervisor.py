@@ -144,6 +144,7 @@ class Supervisor:
         self._every(10, "flush", store.flush)
         self._every(5, "stream_samples", self.sample_streams)
         if self.broadcast is not None:
+            self._every(30, "viewer_counts", self.broadcast.refresh_viewers)
             broadcast, keep = self.broadcast, self.settings.recording_retention_days
             self._every(3600, "recording_retention", lambda: broadcast.prune_recordings(self._clock(), keep))
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
@@ -343,7 +344,9 @@ class Supervisor:
     def stream_destinations(self) -> list[dict[str, Any]]:
         """Every destination as a page may show it (key masked), with live metrics in the owner."""
         if self.broadcast is not None:
-            return [d.public_doc() for d in self.broadcast.streamer.destinations.values()]
+            readings = self.broadcast.viewer_readings
+            return [{**d.public_doc(), "viewer_detail": getattr(readings.get(d.destination_id), "detail", None)}
+                    for d in self.broadcast.streamer.destinations.values()]
         shown = []  # a viewer: the stored settings, never a key, no live metrics
         for doc in self._store().destinations.all():
             key = doc.get("stream_key") or ""
@@ -359,6 +362,12 @@ class Supervisor:
 
     def set_destination_enabled(self, destination_id: str, enabled: bool) -> StreamConfig:
         return self._broadcast().set_enabled(destination_id, enabled)
+
+    def set_viewer_source(self, destination_id: str, doc: dict[str, Any] | None) -> None:
+        self._broadcast().set_viewer_source(destination_id, doc)
+
+    def viewer_source(self, destination_id: str) -> dict[str, Any] | None:
+        return self._broadcast().viewer_source_doc(destination_id)
 
     def test_destination(self, destination_id: str) -> tuple[bool, str]:
         return self._broadcast().test_destination(destination_id)

@@ -107,10 +107,11 @@ def destination_rows(destinations: Iterable[dict]) -> pd.DataFrame:
             if metrics.get("uptime_seconds") else "—",
             "Sent": _size(metrics.get("bytes_sent")), "Reconnects": metrics.get("reconnects"),
             "Viewers": "unknown" if viewers is None else str(viewers),
+            "Viewer source": doc.get("viewer_detail") or "",
             "Last error": metrics.get("last_error") or "", "Id": doc.get("destination_id"),
         })
     columns = ["Name", "Platform", "URL", "Key", "Quality", "Streaming at", "Enabled", "State", "Bitrate (kbps)", "FPS",
-               "Dropped frames", "Uptime", "Sent", "Reconnects", "Viewers", "Last error", "Id"]
+               "Dropped frames", "Uptime", "Sent", "Reconnects", "Viewers", "Viewer source", "Last error", "Id"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -1,5 +1,6 @@
 """Streams: destinations (add, test, enable, remove), live figures, the preview and the recordings."""
 
+import json
 from datetime import timedelta
 
 import streamlit as st
@@ -77,6 +78,28 @@ if not destinations.empty and supervisor.broadcast is not None:
             done("success", f"{labels[chosen]} removed, with its stored key.")
     except ConfigError as exc:
         st.error(str(exc))
+
+    with st.expander("Viewer count source for the chosen destination"):
+        current = supervisor.viewer_source(chosen)
+        st.caption("Where the viewer count comes from; without one it is shown as unknown. Secrets only as "
+                   "env:NAME or secret:NAME. Examples: "
+                   '`{"kind": "nginx-rtmp", "stat_url": "http://127.0.0.1:8080/stat", "application": "live", '
+                   '"stream": "mystream"}` · `{"kind": "youtube", "video_id": "abc123", "api_key": "env:YOUTUBE_API_KEY"}`'
+                   ' · `{"kind": "twitch", "user_login": "mychannel", "client_id": "...", "token": "env:TWITCH_TOKEN"}`'
+                   ' · `{"kind": "mediamtx", "api_url": "http://127.0.0.1:9997", "path": "live"}`')
+        with st.form("viewer_source"):
+            text = st.text_area("Source (JSON; empty: none)", value=json.dumps(current) if current else "",
+                                key=f"viewer_source_{chosen}")
+            if st.form_submit_button("Save viewer source"):
+                try:
+                    doc = json.loads(text) if text.strip() else None
+                    supervisor.set_viewer_source(chosen, doc)
+                except json.JSONDecodeError as exc:
+                    st.error(f"the source must be a JSON object: {exc.msg} at character {exc.pos}")
+                except ConfigError as exc:
+                    st.error(str(exc))
+                else:
+                    done("success", "Viewer source saved." if doc else "Viewer source removed.")
 
 st.subheader("Add a destination")
 platforms = [p.value for p in StreamPlatform]

@@ -142,3 +142,43 @@ def test_adding_a_destination_while_live_touches_no_other_output(nginx, streamer
     streamer.remove_destination(second.destination_id)
     assert first.consumer.pid == pid and first.metrics.reconnects == 0
     assert wait_for(lambda: nginx.publishing() == ["first"], 10, "only the first left")
+
+
+def test_viewer_counts_come_from_the_servers_statistics_and_secrets_are_never_stored(nginx, tmp_path) -> None:
+    from backend.broadcast import Broadcast
+    from backend.errors import ConfigError
+    from backend.storage import Store
+
+    store = Store(tmp_path / "data")
+    broadcast = Broadcast(tmp_path / "data", store, {"YT_KEY": "AIza-SECRET-123456"}, encode_preset="ultrafast")
+    broadcast.streamer._tier_override = TINY
+    destination = broadcast.save_destination(config(nginx, "watched"))
+    stat_url = f"http://127.0.0.1:{nginx.http_port}/stat"
+    broadcast.set_viewer_source(destination.destination_id,
+                                {"kind": "nginx-rtmp", "stat_url": stat_url, "application": "live", "stream": "watched"})
+    with pytest.raises(ConfigError, match="api_key must be a reference"):
+        broadcast.set_viewer_source(destination.destination_id,
+                                    {"kind": "youtube", "video_id": "abc123def45", "api_key": "AIza-SECRET-123456"})
+    players = []
+    broadcast.streamer.start()
+    try:
+        live = broadcast.streamer.destinations[destination.destination_id]
+        wait_for(lambda: live.metrics.status is StreamStatus.LIVE, 15, "live")
+        players = [subprocess.Popen([media.ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i",
+                                     f"rtmp://127.0.0.1:{nginx.rtmp_port}/live/watched", "-f", "null", "-"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for _ in range(2)]
+
+        def counted() -> bool:
+            broadcast.refresh_viewers()
+            time.sleep(0.3)
+            return live.metrics.viewers == 2
+
+        wait_for(counted, 20, "two viewers counted")
+        assert "2" in broadcast.viewer_readings[destination.destination_id].detail
+    finally:
+        for player in players:
+            player.kill()
+            player.wait(5)
+        broadcast.stop()
+    assert "AIza-SECRET" not in (tmp_path / "data" / "state.json").read_text()
