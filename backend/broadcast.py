@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import media
+from . import media, speech
 from .debates import Turn
 from .destinations import KeyStore, StreamConfig, is_key_reference, mask_in_text
 from .errors import ConfigError
@@ -56,9 +56,11 @@ class Broadcast:
         owner = str(data_dir.resolve())
         for pid in media.end_leftovers(owner):
             log.warning("ended ffmpeg %d left running by an earlier process on %s", pid, data_dir)
+        engine = speech.speech_engine(env)
+        self.speaker = speech.Speaker(engine, speech.AudioFeed()) if engine else None
         self.streamer = MultiPlatformStreamer(scene_dir=data_dir / "scene", env=env, secrets=secrets,
                                               encode_preset=encode_preset, preview_path=self.preview_path,
-                                              owner=owner)
+                                              owner=owner, audio=self.speaker.feed if self.speaker else None)
         self.problems: list[str] = list(self.keys.problems)
         self.bitrate = AdaptiveBitrateManager()
         self.viewer_readings: dict[str, ViewerReading] = {}
@@ -96,6 +98,8 @@ class Broadcast:
         self.streamer.scene.show(
             title=debate.topic, speaker=f"{turn.speaker} · {turn.stance} ({turn.confidence:.0%})",
             words=turn.text, footer=f"AI Council · round {turn.round} · turn {debate.turns}")
+        if self.speaker is not None:
+            self.speaker.say(turn.speaker, turn.text)
 
     def debate_ended(self, debate: ScheduledDebate) -> None:
         self.streamer.stop()

@@ -95,7 +95,7 @@ def scene_filter(folder: Path, settings: EncodeSettings, font: str | None) -> st
 
 
 def encoder_args(
-    binary: str, folder: Path, settings: EncodeSettings, font: str | None, tone: bool = True
+    binary: str, folder: Path, settings: EncodeSettings, font: str | None, audio: str = "tone"
 ) -> list[str]:
     """Scene + sound -> H.264/AAC MPEG-TS on stdout, with settings every platform accepts.
 
@@ -104,11 +104,15 @@ def encoder_args(
     next keyframe; the flv muxers of the outputs build their own global headers from them.
     """
     size, fps, kbps = f"{settings.width}x{settings.height}", settings.fps, settings.video_kbps
-    audio = "sine=frequency=220:sample_rate=48000,volume=0.03" if tone else "anullsrc=r=48000:cl=stereo"
+    sound = {  # "speech": raw PCM from our pacing thread on stdin (see speech.py)
+        "speech": ["-f", "s16le", "-ar", "22050", "-ac", "1", "-i", "pipe:0"],
+        "tone": ["-re", "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000,volume=0.03"],
+        "silence": ["-re", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"],
+    }[audio]
     return [
-        binary, "-hide_banner", "-loglevel", "warning", "-nostdin",
+        binary, "-hide_banner", "-loglevel", "warning", *([] if audio == "speech" else ["-nostdin"]),
         "-re", "-f", "lavfi", "-i", f"color=c=0x14161c:s={size}:r={fps}",
-        "-re", "-f", "lavfi", "-i", audio,
+        *sound,
         "-filter_complex", f"[0:v]{scene_filter(folder, settings, font)},format=yuv420p[v]",
         "-map", "[v]", "-map", "1:a",
         "-c:v", "libx264", "-preset", settings.preset, "-tune", "zerolatency", "-profile:v", "high",

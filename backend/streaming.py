@@ -25,7 +25,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from . import media
+from . import media, speech
+from .speech import AudioFeed
 from .destinations import QUALITY_PRESETS, StreamConfig, StreamPlatform, StreamQuality, mask_in_text
 from .errors import ConfigError
 
@@ -325,8 +326,8 @@ class Encoder:
     """One ffmpeg rendering the scene for one quality tier; its output goes to every consumer."""
 
     def __init__(self, tier: StreamQuality, args: list[str], retry_cap: float = 10.0,
-                 owner: str | None = None) -> None:
-        self.tier, self._owner = tier, owner
+                 owner: str | None = None, audio: AudioFeed | None = None) -> None:
+        self.tier, self._owner, self._audio = tier, owner, audio
         self._args = args
         self._consumers: tuple[Consumer, ...] = ()
         self._gop: list[bytes] = []
@@ -374,6 +375,9 @@ class Encoder:
             self._process = media.spawn(self._args, self._owner)
             errors = threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)
             errors.start()
+            if self._audio is not None:
+                threading.Thread(target=self._feed_audio, args=(self._process, self._audio), daemon=True,
+                                 name=f"audio-{self.tier.value}").start()
             self._fan_out(self._process)
             _kill_group(self._process)
             if self._stop.is_set():
@@ -411,6 +415,20 @@ class Encoder:
             line = raw.decode("utf-8", "replace").strip()
             if line:
                 self.last_error = line
+
+    def _feed_audio(self, process: subprocess.Popen[bytes], feed: AudioFeed) -> None:
+        """Write this encoder's sound in real time: speech where the feed has it, silence elsewhere."""
+        assert process.stdin is not None
+        started, written = time.monotonic(), 0
+        while process.poll() is None and not self._stop.is_set():
+            size = speech.bytes_due(time.monotonic() - started, written)
+            if size:
+                try:
+                    process.stdin.write(feed.window(started + written / speech.BYTES_PER_SECOND, size))
+                except (BrokenPipeError, OSError, ValueError):
+                    return
+                written += size
+            self._stop.wait(0.05)
 
 
 @dataclass
@@ -466,7 +484,9 @@ class MultiPlatformStreamer:
         tier_override: media.EncodeSettings | None = None,
         preview_path: Path | None = None,
         owner: str | None = None,
+        audio: AudioFeed | None = None,
     ) -> None:
+        self.audio = audio  # None: a quiet tone bed instead of speech
         self.preview_path = preview_path
         self._preview: Consumer | None = None
         self.destinations: dict[str, StreamDestination] = {}
@@ -569,8 +589,8 @@ class MultiPlatformStreamer:
         encoder = self._encoders.get(tier)
         if encoder is None:
             args = media.encoder_args(media.ffmpeg_binary(self._env), self._scene_dir, self._settings(tier),
-                                      media.font_file(self._env))
-            encoder = self._encoders[tier] = Encoder(tier, args, owner=self._policy.owner)
+                                      media.font_file(self._env), "speech" if self.audio else "tone")
+            encoder = self._encoders[tier] = Encoder(tier, args, owner=self._policy.owner, audio=self.audio)
             encoder.start()
         return encoder
 

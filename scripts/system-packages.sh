@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (an RTMP server: nginx with its RTMP module), when missing.
+# Installs the Debian packages the tests use, when missing: an RTMP server (nginx with its RTMP
+# module) and the espeak-ng speech program.
 set -euo pipefail
 packages=()
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || packages+=(nginx-light libnginx-mod-rtmp)
+command -v espeak-ng >/dev/null || packages+=(espeak-ng)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "warning: the streaming tests need ${packages[*]}; install them as root with apt-get" >&2

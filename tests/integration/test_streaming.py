@@ -283,3 +283,30 @@ def test_the_local_preview_destination_needs_no_account_and_shows_the_preview(tm
     finally:
         made.stop()
     assert not ffmpeg_children()
+
+
+def test_each_turn_is_spoken_into_the_broadcast_when_espeak_ng_is_present(tmp_path: Path) -> None:
+    from backend import speech
+
+    engine = speech.speech_engine({})
+    if engine is None:
+        pytest.fail("espeak-ng is needed; scripts/test.sh installs it (apt-get, as root)")
+    feed = speech.AudioFeed()
+    made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY, audio=feed)
+    made.start(recording_path=tmp_path / "rec" / "debate")
+    try:
+        wait_for(lambda: made.get_statistics()["recording"]["status"] == "live", 15, "recording")
+        time.sleep(2)
+        speech.Speaker(engine, feed).say("Ada", "I support the motion: the evidence points to gains for all.")
+        time.sleep(6)
+    finally:
+        made.stop()
+    segment = made.recorder.files()[0]
+
+    def loudness(start: float) -> float:
+        result = subprocess.run([FFMPEG, "-hide_banner", "-ss", str(start), "-t", "1", "-i", str(segment), "-map",
+                                 "0:a", "-af", "volumedetect", "-f", "null", "-"], capture_output=True, text=True)
+        return float(re.search(r"mean_volume: (-?[\d.]+) dB", result.stderr).group(1))
+
+    levels = [loudness(second) for second in range(0, int(probe(segment)["seconds"]))]
+    assert min(levels[:2]) < -60 and max(levels) > -40, levels  # silence first, then the voice
