@@ -30,6 +30,7 @@ from .viewers import ViewerReading, ViewerSource, source_from_doc
 log = logging.getLogger(__name__)
 
 SECRET_ARGUMENTS = ("api_key", "token", "password")
+BETWEEN_MODES = ("stop", "slate")  # between debates: outputs stop, or stay live showing the next debate
 RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}\.ts")
 TEST_SECONDS = 5
 
@@ -46,7 +47,11 @@ class Broadcast:
 
     def __init__(self, data_dir: Path, store: Store, env: Mapping[str, str],
                  secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast",
-                 min_free_mb: int = 1024, on_problem: Callable[[str, str], None] | None = None) -> None:
+                 min_free_mb: int = 1024, on_problem: Callable[[str, str], None] | None = None,
+                 between: str = "stop", next_up: Callable[[], str] = lambda: "") -> None:
+        if between not in BETWEEN_MODES:
+            raise ConfigError(f"between debates must be one of {', '.join(BETWEEN_MODES)}, got {between!r}")
+        self.between, self._next_up = between, next_up
         self._store, self._env, self._secrets = store, env, secrets or {}
         self._min_free_bytes = min_free_mb * 1024 * 1024
         self._on_problem = on_problem or (lambda condition, message: log.warning("%s", message))
@@ -67,14 +72,27 @@ class Broadcast:
         self._reading = threading.Lock()
         for doc in store.destinations.all():
             self._load(doc)
-        self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
+        self.show_slate()
+
+    def start(self) -> None:
+        """In slate mode the broadcast is on air around the clock, from start-up on."""
+        if self.between == "slate":
+            self.streamer.start()
+
+    def show_slate(self) -> None:
+        self.streamer.scene.show(title="AI Council", speaker="Between debates",
+                                 words=self._next_up() or "No debate is planned yet.", footer="AI Council · live")
 
     # ---- following the debates (DebateObserver) --------------------------------------------------
 
     def debate_started(self, debate: ScheduledDebate) -> None:
         self.streamer.scene.show(title=debate.topic, speaker="The council takes its seats",
                                  footer=f"AI Council · live · {debate.debate_id}")
-        self.streamer.start(recording_path=self._recording_path(debate))
+        path = self._recording_path(debate)
+        if self.streamer.streaming and path is not None:  # slate mode: already on air
+            self.streamer.start_recording(path)
+        else:
+            self.streamer.start(recording_path=path)
 
     def _recording_path(self, debate: ScheduledDebate) -> Path | None:
         """Where to record this debate; None (no recording, said aloud) when the disk is nearly full."""
@@ -102,11 +120,14 @@ class Broadcast:
             self.speaker.say(turn.speaker, turn.text)
 
     def debate_ended(self, debate: ScheduledDebate) -> None:
-        self.streamer.stop()
-        for destination in self.streamer.destinations.values():
-            self.bitrate.forget(destination.destination_id)
-            destination.tier = None  # each debate starts at the configured quality
-        self.streamer.scene.show(title="AI Council", speaker="Between debates", footer="")
+        if self.between == "slate":
+            self.streamer.stop_recording()  # the outputs stay live, showing the slate
+        else:
+            self.streamer.stop()
+            for destination in self.streamer.destinations.values():
+                self.bitrate.forget(destination.destination_id)
+                destination.tier = None  # each broadcast starts at the configured quality
+        self.show_slate()
 
     def stop(self) -> None:
         self.streamer.stop()

@@ -46,6 +46,7 @@ class Settings:
     debate_command: str | None = None
     log_level: str = "INFO"
     broadcast: bool = True  # render and stream each debate (off: debates run without video)
+    between_debates: str = "stop"  # "slate": stay live between debates, showing the next one
     recording_retention_days: int = 30
     recording_min_free_mb: int = 1024
     encode_preset: str = "veryfast"
@@ -68,6 +69,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     broadcast = (_text(env, "AI_COUNCIL_BROADCAST") or "on").lower()
     if broadcast not in {"on", "off"}:
         raise ConfigError(f"AI_COUNCIL_BROADCAST must be on or off, got {broadcast!r}")
+    between = (_text(env, "AI_COUNCIL_BETWEEN_DEBATES") or "stop").lower()
+    if between not in {"stop", "slate"}:
+        raise ConfigError(f"AI_COUNCIL_BETWEEN_DEBATES must be stop or slate, got {between!r}")
     preset = _text(env, "AI_COUNCIL_X264_PRESET") or "veryfast"
     if preset not in X264_PRESETS:
         raise ConfigError(f"AI_COUNCIL_X264_PRESET must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
@@ -84,6 +88,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         debate_command=_text(env, "AI_COUNCIL_DEBATE_COMMAND"),
         log_level=level,
         broadcast=broadcast == "on",
+        between_debates=between,
         recording_retention_days=int(_number(env, "AI_COUNCIL_RECORDING_RETENTION_DAYS", 30, 1, 3650)),
         recording_min_free_mb=int(_number(env, "AI_COUNCIL_RECORDING_MIN_FREE_MB", 1024, 0, 10**7)),
         encode_preset=preset,

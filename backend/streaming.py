@@ -551,7 +551,21 @@ class MultiPlatformStreamer:
                 if destination.config.enabled:
                     self._start_output(destination)
             if recording_path is not None:
-                self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
+                self.start_recording(recording_path, segment_seconds)
+
+    def start_recording(self, recording_path: Path, segment_seconds: int = 600) -> None:
+        """Record what goes out from now on (while streaming); a running recording is ended first."""
+        with self._lock:
+            self.stop_recording()
+            self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
+
+    def stop_recording(self) -> None:
+        with self._lock:
+            if self._recorder is not None:
+                for encoder in self._encoders.values():
+                    encoder.detach(self._recorder[1])
+                self._recorder[1].stop()
+                self._recorder = None
 
     def stop(self) -> None:
         """Stop every output, the recorder and the encoders; no ffmpeg is left running."""
@@ -559,10 +573,10 @@ class MultiPlatformStreamer:
             self.streaming = False
             for destination in self.destinations.values():
                 self._stop_output(destination)
-            for local in (self._recorder[1] if self._recorder else None, self._preview):
-                if local is not None:
-                    local.stop()
-            self._recorder = self._preview = None
+            self.stop_recording()
+            if self._preview is not None:
+                self._preview.stop()
+            self._preview = None
             for encoder in self._encoders.values():
                 encoder.stop()
             self._encoders.clear()

@@ -30,7 +30,7 @@ from .models import ScheduleConfig, ScheduledDebate, validate_topic
 from .planning import retry_delay
 from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
 from .storage import Store
-from .timeutil import Clock, ensure_utc, to_iso, utc_now
+from .timeutil import Clock, ensure_utc, resolve_zone, to_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ class Supervisor:
             self.broadcast = Broadcast(
                 self.data_dir, self.store, os.environ, encode_preset=self.settings.encode_preset,
                 min_free_mb=self.settings.recording_min_free_mb,
-                on_problem=lambda condition, message: self.raise_alert("recording", condition, "error", message))
+                on_problem=lambda condition, message: self.raise_alert("recording", condition, "error", message),
+                between=self.settings.between_debates, next_up=self.next_up)
             for problem in self.broadcast.problems:
                 self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
@@ -116,6 +117,9 @@ class Supervisor:
             observer=self.broadcast)
         for debate in self.scheduler.recover():
             log.warning("debate %s was running when the process stopped: marked interrupted", debate.debate_id)
+        if self.broadcast is not None:
+            self.broadcast.show_slate()
+            self.broadcast.start()
         self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
         self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
         self._watcher.start()
@@ -145,6 +149,7 @@ class Supervisor:
         self._every(5, "stream_samples", self.sample_streams)
         if self.broadcast is not None:
             self._every(30, "viewer_counts", self.broadcast.refresh_viewers)
+            self._every(60, "slate", self._refresh_slate)
             broadcast, keep = self.broadcast, self.settings.recording_retention_days
             self._every(3600, "recording_retention", lambda: broadcast.prune_recordings(self._clock(), keep))
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
@@ -383,6 +388,18 @@ class Supervisor:
 
     def preview_jpeg(self) -> bytes | None:
         return self.broadcast.preview_jpeg() if self.broadcast is not None else None
+
+    def next_up(self) -> str:
+        """The slate's words: the next debate and its local time."""
+        upcoming = self.scheduler.next_debate if self.scheduler is not None else None
+        if upcoming is None:
+            return ""
+        zone = resolve_zone(self.get_config().timezone)
+        return f"Next debate at {upcoming.due_time.astimezone(zone):%H:%M} ({zone.key}): {upcoming.topic}"
+
+    def _refresh_slate(self) -> None:
+        if self.broadcast is not None and self.scheduler is not None and self.scheduler.running_debate is None:
+            self.broadcast.show_slate()
 
     def sample_streams(self) -> int:
         """One time-series sample per destination while streaming (for analytics and viewers)."""

@@ -160,3 +160,28 @@ def test_a_download_name_cannot_reach_outside_the_recordings(tmp_path: Path) -> 
     for name in ("../keys.json", "/etc/passwd", "..", "a/../../keys.json", "x.ts\n"):
         with pytest.raises(ConfigError, match="no recording named"):
             broadcast.recording_path(name)
+
+
+def test_slate_mode_stays_live_between_debates_and_records_only_the_debates(tmp_path: Path) -> None:
+    receiver = Receiver(tmp_path).start()
+    env = {"AI_COUNCIL_DATA_DIR": str(tmp_path / "data"), "AI_COUNCIL_TURN_SECONDS": "0.5",
+           "AI_COUNCIL_TIMEZONE": "UTC", "AI_COUNCIL_X264_PRESET": "ultrafast", "AI_COUNCIL_BETWEEN_DEBATES": "slate"}
+    first = Supervisor(load_settings(env)).start()
+    first.save_destination(receiver.config(quality=StreamQuality.LOW))
+    first.stop()  # destinations are loaded at start: the slate goes live from start-up on
+    supervisor = Supervisor(load_settings(env)).start()
+    try:
+        wait_for(lambda: supervisor.stream_statistics()["live_destinations"] == 1, 20, "live before any debate")
+        slate = (tmp_path / "data" / "scene" / "words.txt").read_text()
+        assert slate.startswith("Next debate at ") and "(UTC)" in slate
+        assert supervisor.stream_statistics()["recording"] is None
+        debate = supervisor.run_now("Does a slate need a debate?")
+        wait_for(lambda: supervisor.stream_statistics()["recording"], 15, "recording the debate")
+        wait_for(lambda: next(d for d in supervisor.debates() if d.debate_id == debate.debate_id).status.value
+                 == "completed", 40, "the debate to finish")
+        wait_for(lambda: supervisor.stream_statistics()["recording"] is None, 15, "the recording to end")
+        assert supervisor.stream_statistics()["live_destinations"] == 1  # still on air
+        assert supervisor.recordings()[0].name.startswith(debate.debate_id)
+    finally:
+        supervisor.stop()
+        receiver.kill()
