@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 from .debates import mask_secret
 from .errors import ConfigError, StoreError
+from .storage import atomic_replace
 
 
 class StreamPlatform(str, Enum):
@@ -496,18 +497,6 @@ class StreamConfig:
 # --- the key file -----------------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable: the directory entry must reach the disk too."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open directories; its renames are journaled anyway
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class KeyStore:
     """Literal stream keys by destination id, in ``<data>/keys.json`` readable by its owner only."""
 
@@ -573,23 +562,13 @@ class KeyStore:
         return keys
 
     def _write(self, keys: dict[str, str]) -> None:
-        """Temp file created 0o600, fsync, rename over keys.json, fsync the directory."""
+        """Atomically, through the store's one write path for files (created 0o600)."""
         payload = json.dumps(keys, indent=2, sort_keys=True).encode()
-        tmp = self.path.with_name(f".{self.FILE_NAME}.{uuid.uuid4().hex}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_TRUNC, self.MODE)
-            with os.fdopen(fd, "wb") as handle:
-                if hasattr(os, "fchmod"):  # a strict umask could have left it unreadable to us
-                    os.fchmod(handle.fileno(), self.MODE)
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            atomic_replace(self.path, payload)  # a new inode, created 0o600
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from None
-        _fsync_dir(self.path.parent)
 
 
 def is_key_reference(value: str) -> bool:

@@ -124,8 +124,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _atomic_replace(path: Path, payload: bytes) -> None:
-    """Temp file beside ``path``, flush + fsync, rename over ``path``, fsync the directory."""
+def atomic_replace(path: Path, payload: bytes) -> None:
+    """Temp file beside ``path``, flush + fsync, rename over ``path``, fsync the directory.
+
+    mkstemp creates the file readable by its owner only (0o600), so the result is too.
+    """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -179,7 +182,7 @@ class AtomicJSONStorage(Storage):
             raise StoreError(f"{self.path.name} is corrupt ({exc}); reopen the store to move it aside") from None
 
     def write(self, data: Tables) -> None:
-        _atomic_replace(self.path, _encode(data))
+        atomic_replace(self.path, _encode(data))
 
     def size(self) -> int:
         try:
@@ -266,7 +269,7 @@ class _DiskFiles:
     def write(self, rel: str, payload: bytes) -> None:
         path = self._path(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_replace(path, payload)
+        atomic_replace(path, payload)
 
     def append_line(self, rel: str, line: bytes) -> None:
         """Append one line, flush + fsync; a torn last line is closed first so this one stays whole."""
