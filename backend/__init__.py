@@ -1,9 +1,10 @@
 """AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates.
 
-The names below are the seed README's public API (``from backend import ...``). Streaming,
-health monitoring and analytics arrive with their own issues; until then they are not exported.
+The names below are the seed README's public API (``from backend import ...``). Health
+monitoring and analytics arrive with their own issues; until then they are not exported.
 """
 
+from .bitrate import AdaptiveBitrateManager
 from .config import Settings, load_settings
 from .debates import (
     ChatCompletionsRunner,
@@ -14,13 +15,17 @@ from .debates import (
     Turn,
 )
 from .errors import ConfigError, CouncilError, DebateFailed, DebateNotFound, StoreError
+from .destinations import StreamConfig, StreamPlatform, StreamQuality
 from .events import DebateEvent
 from .models import DebateStatus, ScheduleConfig, ScheduledDebate, ScheduleType
 from .scheduler import DebateScheduler, EventTriggeredScheduler
 from .storage import Store
+from .streaming import MultiPlatformStreamer, StreamDestination, StreamMetrics, StreamRecorder, StreamStatus
 from .supervisor import Supervisor
 
 __all__ = [
+    "AdaptiveBitrateManager", "MultiPlatformStreamer", "StreamConfig", "StreamDestination", "StreamMetrics",
+    "StreamPlatform", "StreamQuality", "StreamRecorder", "StreamStatus",
     "ChatCompletionsRunner", "CommandRunner", "ConfigError", "CouncilError", "DebateEvent",
     "DebateFailed", "DebateNotFound", "DebateOutcome", "DebateRunner", "DebateScheduler",
     "DebateStatus", "DemoCouncil", "EventTriggeredScheduler", "ScheduleConfig", "ScheduleType",

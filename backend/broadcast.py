@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from . import media, speech
 from .debates import Turn
@@ -23,7 +24,7 @@ from .destinations import KeyStore, StreamConfig, is_key_reference, mask_in_text
 from .errors import ConfigError
 from .models import ScheduledDebate
 from .storage import Store
-from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange
+from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange, measure_rtt_ms
 from .streaming import MultiPlatformStreamer, explain_ffmpeg_error
 from .viewers import ViewerReading, ViewerSource, source_from_doc
 
@@ -40,6 +41,7 @@ class Recording:
     name: str
     size_bytes: int
     modified: datetime
+    seconds: float | None  # how long it plays; None while unknown (only the newest are measured)
 
 
 class Broadcast:
@@ -69,6 +71,8 @@ class Broadcast:
         self.problems: list[str] = list(self.keys.problems)
         self.bitrate = AdaptiveBitrateManager()
         self.viewer_readings: dict[str, ViewerReading] = {}
+        self._durations: dict[tuple[str, int, float], float | None] = {}
+        self.rtt_ms: dict[str, float | None] = {}  # TCP connect time to each ingest host, measured
         self._reading = threading.Lock()
         for doc in store.destinations.all():
             self._load(doc)
@@ -141,7 +145,8 @@ class Broadcast:
             if destination.consumer is None or not self.streamer.streaming:
                 continue
             metrics = destination.metrics
-            sample = NetworkSample(at=now, speed=metrics.speed, reconnects=metrics.reconnects, rtt_ms=None,
+            sample = NetworkSample(at=now, speed=metrics.speed, reconnects=metrics.reconnects,
+                                   rtt_ms=self.rtt_ms.get(destination.destination_id),
                                    dropped_chunks=metrics.dropped_chunks)
             change = self.bitrate.observe(destination.destination_id, sample, destination.config.quality)
             if change is not None:
@@ -212,6 +217,21 @@ class Broadcast:
         stored = self._store.destinations.get(destination_id) or {}
         return stored.get("viewer_source")
 
+    @staticmethod
+    def _measure_rtt(config: StreamConfig) -> float | None:
+        """Round trip to the ingest host (a TCP connect), a signal for adaptive bitrate."""
+        try:
+            parts = urlsplit(config.ingest_url)
+        except ConfigError:
+            return None
+        default = {"rtmp": 1935, "rtmps": 443, "srt": 9000}.get(parts.scheme, 1935)
+        if parts.scheme == "srt" or not parts.hostname:  # SRT is UDP: no TCP connect to time
+            return None
+        try:
+            return measure_rtt_ms(parts.hostname, parts.port or default)
+        except ConfigError:
+            return None
+
     def _viewer_source(self, doc: dict[str, Any]) -> ViewerSource:
         resolved = {name: self._resolve(value) if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
         return source_from_doc(resolved)
@@ -224,7 +244,7 @@ class Broadcast:
         return value
 
     def refresh_viewers(self) -> None:
-        """Read every live destination's viewer count in the background (HTTP must not hold the loop)."""
+        """Read viewer counts and ingest round trips in the background (network must not hold the loop)."""
         if not self.streamer.streaming or not self._reading.acquire(blocking=False):
             return
         threading.Thread(target=self._read_viewers, name="viewer-counts", daemon=True).start()
@@ -232,6 +252,7 @@ class Broadcast:
     def _read_viewers(self) -> None:
         try:
             for destination in list(self.streamer.destinations.values()):
+                self.rtt_ms[destination.destination_id] = self._measure_rtt(destination.config)
                 doc = self.viewer_source_doc(destination.destination_id)
                 if doc is None or destination.consumer is None:
                     continue
@@ -268,12 +289,20 @@ class Broadcast:
 
     # ---- recordings and preview ------------------------------------------------------------------
 
-    def recordings(self) -> list[Recording]:
+    def recordings(self, measure: int = 20) -> list[Recording]:
+        """Newest first; the newest ``measure`` get their playing time (cached by name, size and time)."""
         if not self.recordings_dir.is_dir():
             return []
         files = sorted(self.recordings_dir.glob("*.ts"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [Recording(p.name, p.stat().st_size, datetime.fromtimestamp(p.stat().st_mtime).astimezone())
-                for p in files]
+        return [self._recording(path, index < measure) for index, path in enumerate(files)]
+
+    def _recording(self, path: Path, measure: bool) -> Recording:
+        info = path.stat()
+        key = (path.name, info.st_size, info.st_mtime)
+        if measure and key not in self._durations:
+            self._durations[key] = media.media_seconds(media.ffmpeg_binary(self._env), path)
+        modified = datetime.fromtimestamp(info.st_mtime).astimezone()
+        return Recording(path.name, info.st_size, modified, self._durations.get(key))
 
     def recording_path(self, name: str) -> Path:
         """The file for a download; names are checked, so no path trick reaches outside the folder."""

@@ -8,6 +8,7 @@ Argument lists are lists: a stream key or URL is one argv element and never pass
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -80,8 +81,16 @@ def _drawtext(textfile: Path, font: str | None, size: int, x: str, y: str, colou
     return "drawtext=" + ":".join(options)
 
 
+def _clock(font: str | None, size: int, x: str, y: str) -> str:
+    """The machine's local date and time, drawn by ffmpeg itself on every frame."""
+    options = ["text=%{localtime}", f"fontsize={size}", "fontcolor=0xb0b8c8", f"x={x}", f"y={y}"]
+    if font:
+        options.insert(0, f"fontfile={_escape_filter_value(font)}")
+    return "drawtext=" + ":".join(options)
+
+
 def scene_filter(folder: Path, settings: EncodeSettings, font: str | None) -> str:
-    """The video filter: a title bar with the topic, the speaker, the words, and a clock line."""
+    """The video filter: a title bar with the topic, the speaker, the words, a footer and a clock."""
     unit = max(12, settings.height // 24)
     bar = f"drawbox=x=0:y=0:w=iw:h={unit * 3}:color=0x1f3b73@1:t=fill"
     parts = [
@@ -90,6 +99,7 @@ def scene_filter(folder: Path, settings: EncodeSettings, font: str | None) -> st
         _drawtext(folder / "speaker.txt", font, int(unit * 1.2), str(unit * 2), str(unit * 5), "0xf5b942"),
         _drawtext(folder / "words.txt", font, unit, str(unit * 2), str(unit * 7)),
         _drawtext(folder / "footer.txt", font, int(unit * 0.8), str(unit * 2), f"h-{unit * 2}", "0xb0b8c8"),
+        _clock(font, int(unit * 0.8), f"w-text_w-{unit * 2}", f"h-{unit * 2}"),
     ]
     return ",".join(parts)
 
@@ -222,6 +232,17 @@ def has_keyframe(chunk: bytes, pid: int = VIDEO_PID) -> bool:
         if has_adaptation and chunk[start + 4] > 0 and chunk[start + 5] & 0x40:
             return True
     return False
+
+
+def media_seconds(binary: str, path: Path) -> float | None:
+    """How long a recording plays: its packets are read (not decoded) to the end; None if unreadable."""
+    result = subprocess.run([binary, "-hide_banner", "-nostdin", "-i", str(path), "-map", "0", "-c", "copy",
+                             "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", result.stderr)
+    if not times:
+        return None
+    hours, minutes, seconds = times[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 # ---- progress -----------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ def destination_rows(destinations: Iterable[dict]) -> pd.DataFrame:
 
 
 def recording_rows(recordings: Iterable, zone: ZoneInfo) -> pd.DataFrame:
-    rows = [{"File": r.name, "Size": _size(r.size_bytes), "Written": local_time(r.modified, zone)}
-            for r in recordings]
-    return pd.DataFrame(rows, columns=["File", "Size", "Written"])
+    rows = [{"File": r.name, "Size": _size(r.size_bytes),
+             "Duration": "—" if r.seconds is None else f"{int(r.seconds) // 60} min {int(r.seconds) % 60:02d} s",
+             "Written": local_time(r.modified, zone)} for r in recordings]
+    return pd.DataFrame(rows, columns=["File", "Size", "Duration", "Written"])

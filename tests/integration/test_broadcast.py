@@ -41,6 +41,7 @@ def test_a_debate_goes_live_is_recorded_and_previewed_and_leaves_no_ffmpeg(tmp_p
         assert got["size"] == (854, 480) and got["seconds"] >= 8, got
         recordings = supervisor.recordings()
         assert recordings and recordings[0].name.startswith(debate.debate_id)
+        assert recordings[0].seconds is not None and recordings[0].seconds >= 8
         assert probe(supervisor.broadcast.recordings_dir / recordings[0].name)["seconds"] >= 8
         shown = supervisor.stream_destinations()
         assert shown[0]["destination_id"] == destination_id and "9876543210" not in repr(shown)

@@ -176,6 +176,8 @@ def test_viewer_counts_come_from_the_servers_statistics_and_secrets_are_never_st
 
         wait_for(counted, 20, "two viewers counted")
         assert "2" in broadcast.viewer_readings[destination.destination_id].detail
+        rtt = broadcast.rtt_ms[destination.destination_id]
+        assert rtt is not None and 0 < rtt < 1000  # the ingest host's round trip, measured
     finally:
         for player in players:
             player.kill()

@@ -30,7 +30,7 @@ def test_encoder_keyframe_every_two_seconds_constant_bitrate_aac_48k(tmp_path: P
 
 def test_scene_filter_reloads_text_files_and_escapes_paths() -> None:
     graph = media.scene_filter(Path("/data/scene: odd,dir"), SETTINGS, "/fonts/it's.ttf")
-    assert graph.count("reload=1") == 4
+    assert graph.count("reload=1") == 4 and "text=%{localtime}" in graph
     assert r"textfile=/data/scene\: odd\,dir/title.txt" in graph
     assert r"fontfile=/fonts/it\'s.ttf" in graph
 
