@@ -286,13 +286,13 @@ def test_a_failed_write_changes_nothing(data_dir: Path, monkeypatch: pytest.Monk
 def test_one_atomic_write_per_batch_and_per_touched_file(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(data_dir)
     writes: Counter[str] = Counter()
-    real = storage._atomic_replace
+    real = storage.atomic_replace
 
     def counting(path: Path, payload: bytes) -> None:
         writes[path.relative_to(data_dir).as_posix()] += 1
         real(path, payload)
 
-    monkeypatch.setattr(storage, "_atomic_replace", counting)
+    monkeypatch.setattr(storage, "atomic_replace", counting)
     store.debates.upsert_many([debate(f"d{i}", NOW - (i % 2) * DAY) for i in range(10)])
     store.settings.set_many({"a": 1, "b": 2})
     assert writes == {"state.json": 2}
