@@ -1,7 +1,7 @@
 """AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates.
 
-The names below are the seed README's public API (``from backend import ...``). Health
-monitoring and analytics arrive with their own issues; until then they are not exported.
+The names below are the seed README's public API (``from backend import ...``). Analytics
+arrives with its own issue; until then it is not exported.
 """
 
 from .bitrate import AdaptiveBitrateManager
@@ -17,6 +17,8 @@ from .debates import (
 from .errors import ConfigError, CouncilError, DebateFailed, DebateNotFound, StoreError
 from .destinations import StreamConfig, StreamPlatform, StreamQuality
 from .events import DebateEvent
+from .health import AlertSeverity, CheckResult, HealthCheck, HealthStatus
+from .monitoring import Alert, HealthMonitor
 from .models import DebateStatus, ScheduleConfig, ScheduledDebate, ScheduleType
 from .scheduler import DebateScheduler, EventTriggeredScheduler
 from .storage import Store
@@ -24,6 +26,7 @@ from .streaming import MultiPlatformStreamer, StreamDestination, StreamMetrics, 
 from .supervisor import Supervisor
 
 __all__ = [
+    "Alert", "AlertSeverity", "CheckResult", "HealthCheck", "HealthMonitor", "HealthStatus",
     "AdaptiveBitrateManager", "MultiPlatformStreamer", "StreamConfig", "StreamDestination", "StreamMetrics",
     "StreamPlatform", "StreamQuality", "StreamRecorder", "StreamStatus",
     "ChatCompletionsRunner", "CommandRunner", "ConfigError", "CouncilError", "DebateEvent",
