@@ -21,12 +21,14 @@ import schedule
 from filelock import FileLock, Timeout
 
 from .broadcast import Broadcast, Recording
+from .checks import Thresholds, predefined_checks
 from .config import Settings, load_settings
 from .destinations import StreamConfig
 from .debates import DebateRunner, Turn, runner_from_settings
 from .errors import ConfigError, CouncilError
 from .events import DirectoryWatcher, EventInbox, event_from_dict
 from .models import ScheduleConfig, ScheduledDebate, validate_topic
+from .monitoring import Alert, HealthMonitor
 from .planning import retry_delay
 from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
 from .storage import Store
@@ -60,7 +62,7 @@ class Supervisor:
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings or load_settings()
-        self.data_dir = Path(self.settings.data_dir)
+        self.data_dir: Path = Path(self.settings.data_dir)
         self._clock = clock
         self._runner = runner
         self._wake = threading.Event()
@@ -70,6 +72,8 @@ class Supervisor:
         self.store: Store | None = None
         self.scheduler: EventTriggeredScheduler | None = None
         self.broadcast: Broadcast | None = None
+        self.monitor: HealthMonitor | None = None
+        self._health_running = threading.Lock()
         self.inbox: EventInbox | None = None
         self._watcher: DirectoryWatcher | None = None
         self._jobs = schedule.Scheduler()
@@ -120,6 +124,7 @@ class Supervisor:
         if self.broadcast is not None:
             self.broadcast.show_slate()
             self.broadcast.start()
+        self.monitor = self._make_monitor()
         self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
         self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
         self._watcher.start()
@@ -146,6 +151,7 @@ class Supervisor:
         assert self.store is not None and self.scheduler is not None
         store, scheduler = self.store, self.scheduler
         self._every(10, "flush", store.flush)
+        self._every(max(1, int(self.settings.monitoring_interval)), "health", self.run_health_checks)
         self._every(5, "stream_samples", self.sample_streams)
         if self.broadcast is not None:
             self._every(30, "viewer_counts", self.broadcast.refresh_viewers)
@@ -168,6 +174,8 @@ class Supervisor:
             self.scheduler.shutdown(timeout)
         if self.broadcast is not None:
             self.broadcast.stop()
+        if self._health_running.acquire(timeout=12):  # let a running round of checks finish first
+            self._health_running.release()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._watcher is not None:
@@ -337,6 +345,52 @@ class Supervisor:
         if self.store is None:
             raise ConfigError("the backend is not started")
         return self.store
+
+    # ---- health (the checks run in a thread of their own: a slow one must not hold the loop) ----
+
+    def _make_monitor(self) -> HealthMonitor:
+        monitor = HealthMonitor(self.settings.monitoring_interval, timeout_seconds=10, clock=self._clock)
+        skip = set() if self.settings.broadcast else {"ffmpeg", "tts", "streaming"}
+        for name, check in predefined_checks(self, Thresholds()).items():
+            if name not in skip:
+                monitor.register_check(name, check)
+        monitor.on_alert = self._health_alert
+        return monitor
+
+    def run_health_checks(self) -> bool:
+        """Start one round of every check in the background; False when the last round still runs."""
+        if self.monitor is None or not self._health_running.acquire(blocking=False):
+            return False
+        threading.Thread(target=self._health_round, name="health-checks", daemon=True).start()
+        return True
+
+    def _health_round(self) -> None:
+        assert self.monitor is not None
+        try:
+            results = self.monitor.run_all_checks_blocking()
+            for check in results.values():
+                self._store().append_sample("health", {"ts": to_iso(check.timestamp), **check.to_doc()})
+        except Exception:  # a round that fails is logged; the next one tries again
+            log.exception("health round failed")
+        finally:
+            self._health_running.release()
+
+    def _health_alert(self, alert: Alert) -> None:
+        """What the alert rules say to tell people: kept in the alerts table (notifiers come later)."""
+        if alert.resolved:
+            existing = self._store().alerts.get(f"{alert.component}:health")
+            if existing:
+                self._store().alerts.upsert({**existing, "resolved": True, "message": alert.message,
+                                             "last_seen": to_iso(self._clock())})
+            return
+        self.raise_alert(alert.component, "health", alert.severity.value, alert.message)
+
+    def health(self) -> dict[str, Any]:
+        """The monitor's statistics and each check's latest result (the owner's process)."""
+        if self.monitor is None:
+            raise ConfigError("health checks run in the process that owns the data directory")
+        latest = {name: history[-1].to_doc() for name, history in self.monitor.history.items() if history}
+        return {**self.monitor.get_statistics(), "latest": latest}
 
     # ---- streaming (the owner's process only: ffmpeg runs there) ---------------------------------
 

@@ -271,3 +271,28 @@ def test_debates_due_while_the_process_was_down_run_late_within_grace_or_are_mis
         assert "not started within 3 s" in missed["error_message"]
     finally:
         second.stop()
+
+
+def test_health_checks_run_on_the_supervisors_schedule_and_failures_become_alerts(tmp_path: Path) -> None:
+    from backend.health import CheckResult, HealthStatus
+
+    env = {"AI_COUNCIL_DATA_DIR": str(tmp_path), "AI_COUNCIL_BROADCAST": "off", "AI_COUNCIL_TIMEZONE": "UTC",
+           "MONITORING_INTERVAL": "1"}
+    supervisor = Supervisor(load_settings(env)).start()
+    try:
+        assert supervisor.monitor is not None
+        assert set(supervisor.monitor.check_names) == {"scheduler", "database", "disk", "memory", "cpu", "api",
+                                                       "events"}  # no ffmpeg, tts or streaming with broadcast off
+        supervisor.monitor.register_check("ingest", lambda: CheckResult(HealthStatus.UNHEALTHY,
+                                                                          "ingest 0 of 2 servers answer"))
+        alert = wait_for(lambda: next((a for a in supervisor.alerts() if a["component"] == "ingest"), None), 20,
+                         "the alert after three failed rounds")
+        assert alert["severity"] == "error" and "ingest 0 of 2 servers answer" in alert["message"]
+        health = supervisor.health()
+        assert health["overall_status"] == "unhealthy" and health["latest"]["database"]["status"] == "healthy"
+        assert "ms" in health["latest"]["database"]["message"]
+        supervisor.store.flush()
+        samples = supervisor.store.samples("health", utc_now() - timedelta(minutes=5), utc_now() + timedelta(minutes=1))
+        assert {s["name"] for s in samples} >= {"disk", "memory", "ingest"}
+    finally:
+        supervisor.stop()
