@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from backend.debates import DemoCouncil, Turn
 from backend.errors import DebateFailed
 from backend.timeutil import UTC
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
+    """Poll ``condition`` until it is truthy (its value is returned) or fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class FakeClock:

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
 
 import psutil
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from backend import media
 from backend.destinations import StreamConfig, StreamPlatform, StreamQuality
 from backend.streaming import MultiPlatformStreamer, StreamStatus
+from tests.conftest import wait_for
 
 FFMPEG = media.ffmpeg_binary()
 TINY = media.EncodeSettings(width=320, height=180, fps=15, video_kbps=300, audio_kbps=64, preset="ultrafast")
@@ -66,14 +66,6 @@ class Receiver:
                             rtmp_url=f"rtmp://127.0.0.1:{self.port}/live", name=f"receiver {self.port}", **changes)
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def probe(path: Path) -> dict:

@@ -11,13 +11,13 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from backend import DebateStatus, Store, Supervisor
 from backend.config import load_settings
 from backend.timeutil import utc_now
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,14 +28,6 @@ def settings(data_dir: Path, turn_seconds: float = 0.0):
                           "AI_COUNCIL_TIMEZONE": "UTC"})
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def stored(data_dir: Path) -> list[dict]:
