@@ -404,10 +404,10 @@ class DebateScheduler:
         for turn in self._runner.turns(debate.topic, debate_id=debate.debate_id, cancel=cancel):
             self._store.append_turn(debate.debate_id, turn.to_doc())
             spoken.append(turn)
-            self._notify("turn_spoken", debate, turn)
             with self._lock:
                 debate.turns = len(spoken)
                 self._save([debate])
+            self._notify("turn_spoken", debate, turn)
         return spoken
 
     def _finish_completed(self, debate: ScheduledDebate, turns: list[Turn]) -> None:

@@ -272,3 +272,25 @@ def test_async_start_stop_with_async_callbacks() -> None:
 
     debate = asyncio.run(main())
     assert started == completed == [debate.debate_id]
+
+
+def test_the_observer_follows_the_debate_turn_by_turn(clock: FakeClock) -> None:
+    seen = []
+
+    class Observer:
+        def debate_started(self, debate):
+            seen.append(("start", debate.turns))
+
+        def turn_spoken(self, debate, turn):
+            seen.append(("turn", debate.turns))
+
+        def debate_ended(self, debate):
+            seen.append(("end", debate.status.value))
+
+    scheduler = EventTriggeredScheduler(ScheduleConfig(schedule_type="event_driven", timezone="UTC"),
+                                        store=Store(None), clock=clock, observer=Observer(),
+                                        runner=DemoCouncil(turn_seconds=0, rounds=1))
+    scheduler.schedule_debate(clock.now, "observed")
+    scheduler.tick()
+    scheduler.wait_idle(5)
+    assert seen == [("start", 0), ("turn", 1), ("turn", 2), ("turn", 3), ("turn", 4), ("end", "completed")]
