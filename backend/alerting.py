@@ -304,13 +304,22 @@ def alert_transition(
     they only hold notifications, which are said once the hold lifts if still true.
     """
     now = ensure_utc(now)
-    observed = observe(state, result, now, rule)
-    held = (is_flapping(observed.history, rule)
+    return owed_now(observe(state, result, now, rule), now, rule, silences, maintenance)
+
+
+def owed_now(
+    state: AlertState, now: datetime, rule: AlertRule,
+    silences: Sequence[Silence] = (), maintenance: Sequence[MaintenanceWindow] = (),
+) -> tuple[AlertState, list[Notification]]:
+    """What to tell people now about a state, without a new result: a reminder come due, or a
+    notice held back by a silence that has since lifted. Nothing while a hold is on."""
+    now = ensure_utc(now)
+    held = (is_flapping(state.history, rule)
             or active_silence(silences, state.component, state.condition, now) is not None
             or active_maintenance(maintenance, state.component, now) is not None)
     if held:
-        return observed, []
-    return _tell(observed, now, rule)
+        return state, []
+    return _tell(state, now, rule)
 
 
 def observe(state: AlertState, result: CheckResult, now: datetime, rule: AlertRule) -> AlertState:

@@ -563,7 +563,11 @@ class Store:
         self.settings = KeyValue(self, "settings")
         self.debates = Documents(self, "debates", "debate_id")
         self.destinations = Documents(self, "destinations", "destination_id")
-        self.alerts = Documents(self, "alerts", "alert_id")
+        self.alerts = Documents(self, "alerts", "alert_id")  # alert history: one per alert that fired
+        self.alert_states = Documents(self, "alert_states", "key")  # rule state per component:condition
+        self.notices = Documents(self, "notices", "notice_id")  # the last notifications said
+        self.silences = Documents(self, "silences", "silence_id")
+        self.maintenance = Documents(self, "maintenance", "window_id")
 
     def _open_memory(self) -> _JSONMemoryStorage:
         self._files: _DiskFiles | _MemoryFiles = _MemoryFiles()
