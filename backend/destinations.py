@@ -502,6 +502,7 @@ class KeyStore:
 
     FILE_NAME = "keys.json"
     MODE = 0o600
+    CONTENTS = "destination id to key"  # what the file maps, for the corrupt-file message
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.path = Path(data_dir) / self.FILE_NAME
@@ -528,14 +529,18 @@ class KeyStore:
         return self._read().get(destination_id)
 
     def set(self, destination_id: str, key: str) -> None:
-        _check_destination_id(destination_id)
-        if not isinstance(key, str) or not key:
-            raise ConfigError("a stored stream key must be non-empty text")
-        _check_key_text("stream_key", key)
+        self._check_entry(destination_id, key)
         with self._lock:
             keys = self._read()
             keys[destination_id] = key
             self._write(keys)
+
+    def _check_entry(self, destination_id: str, key: str) -> None:
+        """Refuse a bad id or value before anything is written; a store of other secrets overrides it."""
+        _check_destination_id(destination_id)
+        if not isinstance(key, str) or not key:
+            raise ConfigError("a stored stream key must be non-empty text")
+        _check_key_text("stream_key", key)
 
     def delete(self, destination_id: str) -> bool:
         """Forget a key; False when there was none."""
@@ -558,7 +563,7 @@ class KeyStore:
         except (ValueError, UnicodeDecodeError):
             keys = None  # the decoder's message may quote the file, keys included
         if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-            raise StoreError(f"{self.path} must be a JSON object of destination id to key")
+            raise StoreError(f"{self.path} must be a JSON object of {self.CONTENTS}")
         return keys
 
     def _write(self, keys: dict[str, str]) -> None:
