@@ -1,7 +1,11 @@
 """AI Council Automation dashboard: routes to the pages; the backend runs in this process."""
 
+from datetime import timedelta
+
 import streamlit as st
 
+from backend.timeutil import to_iso, utc_now
+from dashboard.health_views import SEVERITY_ICONS
 from dashboard.runtime import get_supervisor
 
 st.set_page_config(page_title="AI Council Automation", page_icon=":material/podium:", layout="wide")
@@ -12,9 +16,24 @@ with st.sidebar:
     else:
         st.caption(":orange[●] Another process runs the backend on this data directory; "
                    "this dashboard views it and queues your commands.")
+
+
+@st.fragment(run_every=timedelta(seconds=5))
+def alert_toasts() -> None:
+    """Each alert notice (fired, worse, reminder, resolved) as a toast, once per browser session."""
+    seen = st.session_state.setdefault("notices_seen", to_iso(utc_now()))
+    for notice in supervisor.book.notices(since=seen)[-3:]:
+        icon = ":material/check_circle:" if notice["kind"] == "resolved" else SEVERITY_ICONS[notice["severity"]]
+        st.toast(notice["text"], icon=icon, duration="long")
+        st.session_state["notices_seen"] = notice["ts"]
+
+
+alert_toasts()
 navigation = st.navigation([
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("views/schedule.py", title="Schedule", icon=":material/calendar_month:"),
     st.Page("views/streams.py", title="Streams", icon=":material/cell_tower:"),
+    st.Page("views/health.py", title="Health", icon=":material/monitor_heart:"),
+    st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
 ])
 navigation.run()

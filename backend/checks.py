@@ -635,7 +635,7 @@ def check_ffmpeg(env: Mapping[str, str] | None = None) -> CheckResult:
     except (OSError, subprocess.SubprocessError) as exc:
         return CheckResult(HealthStatus.CRITICAL, f"{binary} did not run: {exc}")
     elapsed_ms = 1000 * (time.perf_counter() - started)
-    first = result.stdout.decode("utf-8", "replace").partition("\n")[0].strip()
+    first = result.stdout.decode("utf-8", "replace").partition("\n")[0].partition(" Copyright")[0].strip()
     if result.returncode != 0 or not first:
         error = result.stderr.decode("utf-8", "replace").strip()[-200:]
         return CheckResult(HealthStatus.CRITICAL, f"{binary} -version exited {result.returncode}: {error}",

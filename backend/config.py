@@ -50,6 +50,9 @@ class Settings:
     recording_retention_days: int = 30
     recording_min_free_mb: int = 1024
     encode_preset: str = "veryfast"
+    alert_retention_days: int = 90
+    metrics_port: int = 0  # serve Prometheus /metrics on this port; 0 = off
+    metrics_address: str = "127.0.0.1"
 
     def __repr__(self) -> str:  # the dataclass repr would print the api key
         key = "set" if self.llm_api_key else "unset"
@@ -92,4 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recording_retention_days=int(_number(env, "AI_COUNCIL_RECORDING_RETENTION_DAYS", 30, 1, 3650)),
         recording_min_free_mb=int(_number(env, "AI_COUNCIL_RECORDING_MIN_FREE_MB", 1024, 0, 10**7)),
         encode_preset=preset,
+        alert_retention_days=int(_number(env, "AI_COUNCIL_ALERT_RETENTION_DAYS", 90, 1, 3650)),
+        metrics_port=int(_number(env, "AI_COUNCIL_METRICS_PORT", 0, 0, 65535)),
+        metrics_address=_text(env, "AI_COUNCIL_METRICS_ADDRESS") or "127.0.0.1",
     )

@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Union
 
-from .alerting import AlertRule, AlertState, Notification, acknowledge, alert_transition, initial_state
-from .alerting import resolve_manually
+from .alertbook import AlertBook
+from .alerting import AlertRule, Notification
 from .errors import ConfigError
 from .health import AlertSeverity, CheckResult, HealthCheck, HealthStatus, worst
-from .timeutil import Clock, utc_now
+from .storage import Store
+from .timeutil import Clock, from_iso, utc_now
 
 log = logging.getLogger(__name__)
 
 CheckAnswer = Union[CheckResult, "tuple[bool, str]"]
 CheckFunction = Callable[[], Union[CheckAnswer, Awaitable[CheckAnswer]]]
+CONDITION = "check"  # a check's alerts are (check name, "check") in the AlertBook
 HISTORY = 500  # results kept per check in memory (the store keeps the long history)
 
 
@@ -58,17 +60,18 @@ class HealthMonitor:
     """Continuous health monitoring with alerts (seed API)."""
 
     def __init__(self, check_interval_seconds: float = 60, *, timeout_seconds: float = 10.0,
-                 rule: AlertRule | None = None, clock: Clock = utc_now) -> None:
+                 rule: AlertRule | None = None, clock: Clock = utc_now, book: AlertBook | None = None) -> None:
         if not isinstance(check_interval_seconds, (int, float)) or not 1 <= check_interval_seconds <= 86400:
             raise ConfigError(f"check_interval_seconds must be 1-86400, got {check_interval_seconds!r}")
         if not isinstance(timeout_seconds, (int, float)) or not 0 < timeout_seconds <= 600:
             raise ConfigError(f"timeout_seconds must be more than 0 and at most 600, got {timeout_seconds!r}")
         self.check_interval_seconds = float(check_interval_seconds)
         self.timeout_seconds = float(timeout_seconds)
-        self.rule = rule or AlertRule()
+        # The alerts: kept in memory by default, in a data directory's Store when given its book.
+        self.book = book or AlertBook(Store(None), clock=clock, rule=rule)
+        self.rule = self.book.rule
         self._clock = clock
         self._checks: dict[str, CheckFunction] = {}
-        self._states: dict[str, AlertState] = {}
         self.history: dict[str, deque[HealthCheck]] = {}
         self._busy: set[str] = set()  # a sync check still running from an earlier run (hung)
         self._lock = threading.Lock()
@@ -88,7 +91,6 @@ class HealthMonitor:
         if not callable(check_fn):
             raise ConfigError(f"check {name!r} must be a function, got {type(check_fn).__name__}")
         self._checks[name] = check_fn
-        self._states[name] = initial_state(name, "check")
         self.history[name] = deque(maxlen=HISTORY)
 
     @property
@@ -155,12 +157,10 @@ class HealthMonitor:
             before = self.history[name][-1].status if self.history[name] else HealthStatus.UNKNOWN
             self.history[name].append(check)
             self.total_checks += 1
-            state, notifications = alert_transition(self._states[name], result, check.timestamp, self.rule)
-            self._states[name] = state
+        notifications = self.book.observe(name, CONDITION, result)
         if before is not check.status and self.on_health_change is not None:
             await _call(self.on_health_change, name, before, check.status)
         for notification in notifications:
-            log.warning("alert %s", notification.text)
             if self.on_alert is not None:
                 await _call(self.on_alert, self._alert(notification))
 
@@ -195,10 +195,10 @@ class HealthMonitor:
         return worst(latest)
 
     def get_active_alerts(self) -> list[Alert]:
-        with self._lock:
-            states = [s for s in self._states.values() if s.phase == "firing"]
-        return [Alert(s.alert_id, s.component, s.severity or AlertSeverity.WARNING, s.message,
-                      s.fired_at or s.first_seen or self._clock(), kind="open") for s in states]
+        """Every open alert of the book: this monitor's checks', and events' when the book is shared."""
+        return [Alert(doc["alert_id"], doc["component"], AlertSeverity(doc.get("severity", "warning")),
+                      doc.get("message", ""), from_iso(doc.get("fired_at") or doc.get("first_seen")) or self._clock(),
+                      kind="open") for doc in self.book.open_alerts()]
 
     def get_alerts_by_severity(self, severity: AlertSeverity) -> list[Alert]:
         wanted = AlertSeverity(severity)
@@ -206,19 +206,11 @@ class HealthMonitor:
 
     def resolve_alert(self, alert_id: str) -> bool:
         """Close an open alert by hand; False when no open alert has that id."""
-        return self._change(alert_id, lambda state: resolve_manually(state, self._clock()))
+        return self.book.resolve(alert_id)
 
     def acknowledge_alert(self, alert_id: str) -> bool:
         """Stop reminders for an open alert; False when no open alert has that id."""
-        return self._change(alert_id, acknowledge)
-
-    def _change(self, alert_id: str, change: Callable[[AlertState], AlertState]) -> bool:
-        with self._lock:
-            for name, state in self._states.items():
-                if state.alert_id == alert_id and state.is_open:
-                    self._states[name] = change(state)
-                    return True
-        return False
+        return self.book.acknowledge(alert_id)
 
     def get_statistics(self) -> dict[str, Any]:
         """The seed's keys: overall status, total checks run, active alerts; plus each check's status."""

@@ -12,7 +12,8 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -20,24 +21,44 @@ from typing import Any, Callable
 import schedule
 from filelock import FileLock, Timeout
 
+from .alertbook import AlertBook, silence_from_doc, silence_to_doc, window_from_doc, window_to_doc
+from .alerting import AlertRule, MaintenanceWindow, Notification, Silence
 from .broadcast import Broadcast, Recording
 from .checks import Thresholds, predefined_checks
 from .config import Settings, load_settings
-from .destinations import StreamConfig
+from .destinations import QUALITY_PRESETS, StreamConfig
 from .debates import DebateRunner, Turn, runner_from_settings
 from .errors import ConfigError, CouncilError
 from .events import DirectoryWatcher, EventInbox, event_from_dict
-from .models import ScheduleConfig, ScheduledDebate, validate_topic
-from .monitoring import Alert, HealthMonitor
+from .models import DebateStatus, ScheduleConfig, ScheduledDebate, validate_topic
+from .exporter import MetricsServer
+from .health import AlertSeverity
+from .healthlog import round_sample
+from .monitoring import HealthMonitor
+from .notify import Delivery, NotifierConfig, Notifiers
 from .planning import retry_delay
 from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
 from .storage import Store
+from .telemetry import FinishedTally
 from .timeutil import Clock, ensure_utc, resolve_zone, to_iso, utc_now
 
 log = logging.getLogger(__name__)
 
+ALERT_ACTIONS = ("acknowledge_alert", "resolve_alert", "silence", "maintenance", "remove_hold", "alert_rule",
+                 "thresholds")
 KEEP_FINISHED = timedelta(hours=48)  # finished debates stay in the live schedule this long
 FIRST_RUN_KEY = "first_run_at"
+
+
+def settings_of(kind: Any, values: Any) -> Any:
+    """A rule or thresholds dataclass from a dict, unknown names refused with the valid ones."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{kind.__name__} settings must be a mapping, got {type(values).__name__}")
+    known = {item.name for item in fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {kind.__name__} settings {unknown}; valid: {sorted(known)}")
+    return kind(**values)
 
 
 @dataclass
@@ -73,6 +94,10 @@ class Supervisor:
         self.scheduler: EventTriggeredScheduler | None = None
         self.broadcast: Broadcast | None = None
         self.monitor: HealthMonitor | None = None
+        self._book: AlertBook | None = None
+        self.notifiers: Notifiers | None = None
+        self._deliveries: deque[Delivery] = deque(maxlen=100)
+        self.exporter: MetricsServer | None = None
         self._health_running = threading.Lock()
         self.inbox: EventInbox | None = None
         self._watcher: DirectoryWatcher | None = None
@@ -89,7 +114,10 @@ class Supervisor:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir, retention_days=self.settings.retention_days,
                            raw_retention_days=self.settings.raw_retention_days)
+        self._book = AlertBook(self.store, clock=self._clock, rule=self.alert_rule(),
+                              retention_days=self.settings.alert_retention_days)
         self.started_at = self._clock()
+        self._tally = FinishedTally(self.started_at)
         try:
             self._lock.acquire()
         except Timeout:
@@ -102,6 +130,8 @@ class Supervisor:
 
     def _start_owner(self) -> None:
         assert self.store is not None
+        self.book.on_notice = self._deliver
+        self.notifiers = Notifiers(self.data_dir, self._clock, on_delivery=self._delivered)
         for problem in self.store.problems:
             self.raise_alert("store", "corrupt_file", "critical", problem)
         runner = self._runner or runner_from_settings(
@@ -129,6 +159,7 @@ class Supervisor:
         self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
         self._watcher.start()
         self._add_jobs()
+        self._start_exporter()
         self._thread = threading.Thread(target=self._loop, name="ai-council-supervisor", daemon=True)
         self._thread.start()
         log.info("supervisor started as owner of %s", self.data_dir)
@@ -158,6 +189,7 @@ class Supervisor:
             self._every(60, "slate", self._refresh_slate)
             broadcast, keep = self.broadcast, self.settings.recording_retention_days
             self._every(3600, "recording_retention", lambda: broadcast.prune_recordings(self._clock(), keep))
+        self._every(60, "alerts", self.book.sweep)
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
         self._every(3600, "rollup", lambda: store.roll_up(self._clock()))
         self._every(3600, "retention", lambda: store.apply_retention(self._clock()))
@@ -180,6 +212,10 @@ class Supervisor:
             self._thread.join(timeout)
         if self._watcher is not None:
             self._watcher.stop()
+        if self.exporter is not None:
+            self.exporter.stop()
+        if self.notifiers is not None:
+            self.notifiers.close(timeout=5)
         if self.store is not None:
             self.store.close()
         if self._lock.is_locked:
@@ -220,7 +256,9 @@ class Supervisor:
             self._job_failed(name, health, exc)
             return default
         health.runs += 1
-        health.consecutive_failures = 0
+        if health.consecutive_failures:
+            health.consecutive_failures = 0
+            self.clear_alert("supervisor", f"job_{name}", f"job {name} runs again")
         return result
 
     def _job_failed(self, name: str, health: JobHealth, exc: Exception) -> None:
@@ -280,7 +318,32 @@ class Supervisor:
                 event_from_dict(command["event"], source="dashboard", received_at=self._clock()))
         if action == "config":
             return scheduler.update_config(ScheduleConfig.from_doc(command["config"]))
-        raise ConfigError(f"unknown command {action!r}; valid: run_now, schedule, cancel, event, config")
+        if action in ALERT_ACTIONS:
+            return self._apply_alert_command(action, command)
+        raise ConfigError(f"unknown command {action!r}; valid: run_now, schedule, cancel, event, config, "
+                          f"{', '.join(ALERT_ACTIONS)}")
+
+    def _apply_alert_command(self, action: str, command: dict[str, Any]) -> Any:
+        book = self.book
+        if action == "acknowledge_alert":
+            return book.acknowledge(command["alert_id"])
+        if action == "resolve_alert":
+            return book.resolve(command["alert_id"])
+        if action == "silence":
+            return book.add_silence(silence_from_doc(command["silence"]))
+        if action == "maintenance":
+            return book.add_maintenance(window_from_doc(command["window"]))
+        if action == "remove_hold":
+            return book.remove_hold(command["hold_id"])
+        # alert_rule or thresholds: validated whole, stored, then used from the next round on
+        kind = AlertRule if action == "alert_rule" else Thresholds
+        values = settings_of(kind, command["values"])
+        self._store().settings.set(action, asdict(values))
+        if action == "alert_rule":
+            book.rule, book.event_rule = values, replace(values, fail_threshold=1)
+        else:
+            self.monitor = self._make_monitor()
+        return values
 
     def _command(self, command: dict[str, Any]) -> Any:
         if self.role == "owner":
@@ -319,6 +382,40 @@ class Supervisor:
 
     # ---- reading (the same for owner and viewer: straight from the store) ------------------
 
+    def acknowledge_alert(self, alert_id: str) -> bool | None:
+        return self._command({"action": "acknowledge_alert", "alert_id": str(alert_id)})
+
+    def resolve_alert(self, alert_id: str) -> bool | None:
+        return self._command({"action": "resolve_alert", "alert_id": str(alert_id)})
+
+    def add_silence(self, silence: Silence) -> str | None:
+        """Hold notifications for matching alerts (the alerts still open and show)."""
+        return self._command({"action": "silence", "silence": silence_to_doc("new", silence)})
+
+    def add_maintenance(self, window: MaintenanceWindow) -> str | None:
+        return self._command({"action": "maintenance", "window": window_to_doc("new", window)})
+
+    def remove_hold(self, hold_id: str) -> bool | None:
+        return self._command({"action": "remove_hold", "hold_id": str(hold_id)})
+
+    def set_alert_rule(self, values: dict[str, Any]) -> AlertRule | None:
+        settings_of(AlertRule, values)  # a bad value is refused here, before anything is queued
+        return self._command({"action": "alert_rule", "values": values})
+
+    def set_thresholds(self, values: dict[str, Any]) -> Thresholds | None:
+        settings_of(Thresholds, values)
+        return self._command({"action": "thresholds", "values": values})
+
+    def health_samples(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The health series in [start, end): raw rounds and hourly rollups."""
+        return self._store().samples("health", start, end)
+
+    def latest_messages(self) -> dict[str, str]:
+        """Each check's last message with its figure (the owner's process; empty in a viewer)."""
+        if self.monitor is None:
+            return {}
+        return {name: history[-1].message for name, history in self.monitor.history.items() if history}
+
     def get_config(self) -> ScheduleConfig:
         doc = self._store().settings.get(CONFIG_KEY)
         return ScheduleConfig.from_doc(doc) if doc else ScheduleConfig(timezone=self.settings.timezone)
@@ -335,7 +432,8 @@ class Supervisor:
         return [Turn.from_doc(doc) for doc in self._store().transcript(debate_id)]
 
     def alerts(self) -> list[dict[str, Any]]:
-        return sorted(self._store().alerts.all(), key=lambda a: a.get("last_seen", ""), reverse=True)
+        """The open alerts, worst first (owner and viewer alike: read from the store)."""
+        return self.book.open_alerts()
 
     def statistics(self) -> dict[str, Any]:
         """The scheduler's statistics computed from the stored schedule (owner and viewer alike)."""
@@ -349,12 +447,12 @@ class Supervisor:
     # ---- health (the checks run in a thread of their own: a slow one must not hold the loop) ----
 
     def _make_monitor(self) -> HealthMonitor:
-        monitor = HealthMonitor(self.settings.monitoring_interval, timeout_seconds=10, clock=self._clock)
+        monitor = HealthMonitor(self.settings.monitoring_interval, timeout_seconds=10, clock=self._clock,
+                                book=self.book)
         skip = set() if self.settings.broadcast else {"ffmpeg", "tts", "streaming"}
-        for name, check in predefined_checks(self, Thresholds()).items():
+        for name, check in predefined_checks(self, self.thresholds()).items():
             if name not in skip:
                 monitor.register_check(name, check)
-        monitor.on_alert = self._health_alert
         return monitor
 
     def run_health_checks(self) -> bool:
@@ -367,23 +465,13 @@ class Supervisor:
     def _health_round(self) -> None:
         assert self.monitor is not None
         try:
+            started = self._clock()
             results = self.monitor.run_all_checks_blocking()
-            for check in results.values():
-                self._store().append_sample("health", {"ts": to_iso(check.timestamp), **check.to_doc()})
+            self._store().append_sample("health", round_sample(results, started))
         except Exception:  # a round that fails is logged; the next one tries again
             log.exception("health round failed")
         finally:
             self._health_running.release()
-
-    def _health_alert(self, alert: Alert) -> None:
-        """What the alert rules say to tell people: kept in the alerts table (notifiers come later)."""
-        if alert.resolved:
-            existing = self._store().alerts.get(f"{alert.component}:health")
-            if existing:
-                self._store().alerts.upsert({**existing, "resolved": True, "message": alert.message,
-                                             "last_seen": to_iso(self._clock())})
-            return
-        self.raise_alert(alert.component, "health", alert.severity.value, alert.message)
 
     def health(self) -> dict[str, Any]:
         """The monitor's statistics and each check's latest result (the owner's process)."""
@@ -460,8 +548,12 @@ class Supervisor:
         if self.broadcast is None or not self.broadcast.streamer.streaming:
             return 0
         for change in self.broadcast.adapt(self._clock()):
-            self.raise_alert("streaming", f"tier_{change.destination_id}", "info",
-                             f"{change.destination_id}: {change.old.value} -> {change.new.value} ({change.reason})")
+            words = f"{change.destination_id}: {change.old.value} -> {change.new.value} ({change.reason})"
+            configured = self.broadcast.streamer.destinations[change.destination_id].config.quality
+            if change.new is configured:
+                self.clear_alert("streaming", f"tier_{change.destination_id}", words)
+            else:
+                self.raise_alert("streaming", f"tier_{change.destination_id}", "warning", words)
         now = to_iso(self._clock())
         destinations = list(self.broadcast.streamer.destinations.values())
         for destination in destinations:
@@ -471,14 +563,131 @@ class Supervisor:
                                                     "platform": destination.config.platform.value, **metrics})
         return len(destinations)
 
-    # ---- alerts (a minimal record until the monitoring issue brings rules and notifiers) ---
+    # ---- alert rules and check thresholds (stored settings, edited on the Settings page) --------
+
+    def alert_rule(self) -> AlertRule:
+        return self._stored_settings("alert_rule", AlertRule)
+
+    def thresholds(self) -> Thresholds:
+        return self._stored_settings("thresholds", Thresholds)
+
+    def _stored_settings(self, key: str, kind: Any) -> Any:
+        doc = self._store().settings.get(key) or {}
+        try:
+            return settings_of(kind, doc)
+        except ConfigError as exc:  # written by an older version, or by hand
+            log.warning("stored %s ignored, defaults used: %s", key, exc)
+            return kind()
+
+    @property
+    def book(self) -> AlertBook:
+        if self._book is None:
+            raise ConfigError("the backend is not started")
+        return self._book
+
+    # ---- Prometheus /metrics (the owner's process; AI_COUNCIL_METRICS_PORT, 0 = off) ------------
+
+    def _start_exporter(self) -> None:
+        if not self.settings.metrics_port:
+            return
+        try:
+            self.exporter = MetricsServer(self.metrics_snapshot, self.settings.metrics_port,
+                                          self.settings.metrics_address)
+            self.exporter.start()
+            log.info("Prometheus metrics at %s", self.exporter.url)
+        except ConfigError as exc:  # the dashboard and debates go on without it
+            self.exporter = None
+            self.raise_alert("supervisor", "metrics_port", "warning", f"/metrics not served: {exc}")
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """What the exporter turns into metrics: debate counters since start, streams, health, alerts."""
+        debates = self.debates()
+        self._tally.update(debates)
+        running = sum(1 for debate in debates if debate.status is DebateStatus.RUNNING)
+        snapshot: dict[str, Any] = {"debates": self._tally.doc(running)}
+        if self.broadcast is not None:
+            shown = []
+            for destination in self.broadcast.streamer.destinations.values():
+                metrics = destination.metrics
+                shown.append({"destination_id": destination.destination_id, "name": destination.config.name,
+                              "platform": destination.config.platform.value, "state": metrics.status.value,
+                              "bitrate_kbps": metrics.bitrate_kbps,
+                              "target_kbps": QUALITY_PRESETS[destination.tier or destination.config.quality].video_kbps,
+                              "bytes_sent": metrics.bytes_sent, "reconnects": metrics.reconnects})
+            snapshot["streams"] = {"live": sum(1 for d in shown if d["state"] == "live"), "destinations": shown}
+        if self.monitor is not None:
+            snapshot["health"] = {name: history[-1].status.value
+                                  for name, history in self.monitor.history.items() if history}
+        counts = {severity.value: 0 for severity in AlertSeverity}
+        for alert in self.book.open_alerts():
+            counts[alert.get("severity", "warning")] = counts.get(alert.get("severity", "warning"), 0) + 1
+        snapshot["alerts_open"] = counts
+        return snapshot
+
+    # ---- alerts: kept by the AlertBook, told through the notifiers ------------------------------
 
     def raise_alert(self, component: str, condition: str, severity: str, message: str) -> None:
-        """One open alert per component and condition, with a count and the last time seen."""
-        store = self._store()
-        alert_id = f"{component}:{condition}"
-        now = to_iso(self._clock())
-        existing = store.alerts.get(alert_id) or {"first_seen": now, "count": 0}
-        store.alerts.upsert({**existing, "alert_id": alert_id, "component": component,
-                             "condition": condition, "severity": severity, "message": message,
-                             "last_seen": now, "count": existing["count"] + 1, "resolved": False})
+        """Trouble an event reported (a job failed, a file was corrupt): one open alert per
+        component and condition, counted again while open; resolves by clear_alert, by hand or
+        when quiet."""
+        self.book.raise_event(component, condition, severity, message)
+
+    def clear_alert(self, component: str, condition: str, message: str) -> None:
+        self.book.clear_event(component, condition, message)
+
+    def _deliver(self, note: Notification) -> None:
+        """A notice the rules said to give: to every notifier (the book already kept it)."""
+        if self.notifiers is not None:
+            self.notifiers.send(note)
+
+    def _delivered(self, delivery: Delivery) -> None:
+        """A notifier's own failure is an alert of its own (shown, and told to the other notifiers)."""
+        self._deliveries.append(delivery)
+        if delivery.kind == "test":
+            return
+        condition = f"notifier_{delivery.notifier_id}"
+        if delivery.ok:
+            self.clear_alert("notify", condition, f"{delivery.name} delivers again")
+        else:
+            self.raise_alert("notify", condition, "warning", f"notifier {delivery.name} failed: {delivery.detail}")
+
+    # ---- notifiers (the owner's process: the URLs are secrets in its data directory) -------------
+
+    def _notifiers(self) -> Notifiers:
+        if self.notifiers is None:
+            raise ConfigError("notifiers are set up in the process that owns the data directory")
+        return self.notifiers
+
+    def notifier_rows(self) -> list[dict[str, Any]]:
+        """Each notifier as the Settings page shows it: URL masked, last delivery in words."""
+        notifiers = self._notifiers()
+        last = {delivery.notifier_id: delivery for delivery in self._deliveries}
+        rows = []
+        for config in notifiers.configs():
+            delivery = last.get(config.notifier_id)
+            said = ("no message sent yet" if delivery is None else
+                    f"last {delivery.kind} {'sent' if delivery.ok else 'FAILED'} at {delivery.when:%H:%M:%S} UTC: "
+                    f"{delivery.detail}")
+            held = notifiers.held(config.notifier_id)
+            rows.append({**config.to_doc(), "min_severity": config.min_severity.value,
+                         "url": notifiers.masked_url(config.notifier_id) or "(no URL)",
+                         "last": said + (f" · {held} held back by the rate limit" if held else "")})
+        return rows
+
+    def save_notifier(self, config: NotifierConfig, url: str | None = None) -> None:
+        self._notifiers().save(config, url)
+
+    def set_notifier_enabled(self, notifier_id: str, enabled: bool) -> bool:
+        notifiers = self._notifiers()
+        notifiers.save(replace(notifiers.config(notifier_id), enabled=bool(enabled)))
+        return True
+
+    def remove_notifier(self, notifier_id: str) -> bool:
+        return self._notifiers().remove(notifier_id)
+
+    def test_notifier(self, notifier_id: str) -> Delivery:
+        return self._notifiers().send_test(notifier_id)
+
+    def deliveries(self) -> list[Delivery]:
+        """The last hundred messages sent (or not), newest first."""
+        return list(reversed(self._deliveries))

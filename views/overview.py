@@ -60,3 +60,4 @@ if alerts:
     st.subheader("Open alerts")
     for alert in alerts:
         st.error(f"**{alert['component']}** · {alert['severity']} · seen {alert['count']}×: {alert['message']}")
+    st.page_link("views/health.py", label="Acknowledge or resolve on the Health page", icon=":material/monitor_heart:")

@@ -20,6 +20,16 @@ APP = ROOT / "app.py"
 SUPERVISOR_THREAD = "ai-council-supervisor"
 
 
+def _process_pools() -> set[threading.Thread]:
+    """apprise's process-wide worker pools: started on first use and kept for the process, by design."""
+    import apprise.apprise as pools
+
+    found: set[threading.Thread] = set()
+    for executor in (pools._shared_executor, pools._coordinator_executor):  # noqa: SLF001
+        found |= set(getattr(executor, "_threads", ()))
+    return found
+
+
 def _wait_for_threads_to_end(threads: set[threading.Thread], seconds: float) -> list[threading.Thread]:
     deadline = time.monotonic() + seconds
     for thread in threads:
@@ -39,7 +49,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     before = set(threading.enumerate())
     yield tmp_path
     st.cache_resource.clear()  # on_release -> Supervisor.stop()
-    leftover = _wait_for_threads_to_end(set(threading.enumerate()) - before, 10.0)
+    leftover = _wait_for_threads_to_end(set(threading.enumerate()) - before - _process_pools(), 10.0)
     assert not [t for t in threading.enumerate() if t.name == SUPERVISOR_THREAD], \
         "the supervisor thread is still alive after st.cache_resource.clear()"
     assert not leftover, f"threads started by the test are still alive: {leftover}"

@@ -16,6 +16,7 @@ import pytest
 
 from backend import DebateStatus, Store, Supervisor
 from backend.config import load_settings
+from backend.healthlog import components
 from backend.timeutil import utc_now
 from tests.conftest import wait_for
 
@@ -85,8 +86,13 @@ def test_a_failing_job_is_counted_and_alerted_and_the_loop_goes_on(supervisor: S
 
     supervisor._guarded("boom", boom)  # noqa: SLF001 - the wrapper every job runs in
     assert supervisor.jobs["boom"].failures == 1
-    alert = next(a for a in supervisor.alerts() if a["alert_id"] == "supervisor:job_boom")
-    assert "disk on fire" in alert["message"]
+    alert = next(a for a in supervisor.alerts() if (a["component"], a["condition"]) == ("supervisor", "job_boom"))
+    assert "disk on fire" in alert["message"] and alert["severity"] == "error"
+    supervisor.jobs["boom"].paused_until = 0  # skip the back-off
+    supervisor._guarded("boom", lambda: None)  # noqa: SLF001 - the job works again: the alert resolves
+    assert [a for a in supervisor.alerts() if a["condition"] == "job_boom"] == []
+    [kept] = [a for a in supervisor.book.history() if a["condition"] == "job_boom"]
+    assert kept["resolved"] and kept["resolved_by"] == "auto"
     supervisor.run_now("Still alive after a failure")
     wait_for(lambda: (by_topic(supervisor.data_dir, "Still alive after a failure") or {}).get("status")
              == "completed", 15, "a debate after the failure")
@@ -285,6 +291,8 @@ def test_health_checks_run_on_the_supervisors_schedule_and_failures_become_alert
         assert "ms" in health["latest"]["database"]["message"]
         supervisor.store.flush()
         samples = supervisor.store.samples("health", utc_now() - timedelta(minutes=5), utc_now() + timedelta(minutes=1))
-        assert {s["name"] for s in samples} >= {"disk", "memory", "ingest"}
+        assert set(components(samples)) >= {"disk", "memory", "ingest"}
+        assert samples[-1]["up.ingest"] == 0 and samples[-1]["msg.ingest"] == "ingest 0 of 2 servers answer"
+        assert samples[-1]["up.database"] == 1 and "msg.database" not in samples[-1]
     finally:
         supervisor.stop()
