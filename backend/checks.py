@@ -663,21 +663,24 @@ PREDEFINED: dict[str, Callable[..., CheckResult]] = {
 @dataclass(frozen=True)
 class _Binding:
     supervisor: Supervisor
-    thresholds: Thresholds
+    thresholds: Thresholds | Callable[[], Thresholds]  # a function: read at each run (edited live)
     api_urls: tuple[str, ...] = field(default_factory=tuple)
+
+    def limits(self) -> Thresholds:
+        return self.thresholds if isinstance(self.thresholds, Thresholds) else self.thresholds()
 
 
 # Each check's arguments, read when the check runs (not when bound): the store and the data
 # directory's filesystem belong to a supervisor that may be started after registration.
 _ARGUMENTS: dict[str, Callable[[_Binding], tuple[Any, ...]]] = {
-    "scheduler": lambda b: (b.supervisor, b.thresholds),
-    "streaming": lambda b: (b.supervisor, b.thresholds),
-    "database": lambda b: (b.supervisor.store, b.thresholds),
-    "disk": lambda b: (b.supervisor.data_dir, b.thresholds),
-    "memory": lambda b: (b.thresholds,),
-    "cpu": lambda b: (b.thresholds,),
-    "api": lambda b: (b.api_urls, b.thresholds),
-    "events": lambda b: (b.supervisor, b.thresholds),
+    "scheduler": lambda b: (b.supervisor, b.limits()),
+    "streaming": lambda b: (b.supervisor, b.limits()),
+    "database": lambda b: (b.supervisor.store, b.limits()),
+    "disk": lambda b: (b.supervisor.data_dir, b.limits()),
+    "memory": lambda b: (b.limits(),),
+    "cpu": lambda b: (b.limits(),),
+    "api": lambda b: (b.api_urls, b.limits()),
+    "events": lambda b: (b.supervisor, b.limits()),
     "tts": lambda b: (),
     "ffmpeg": lambda b: (),
 }
@@ -691,7 +694,7 @@ def _bind(name: str, binding: _Binding) -> Callable[[], CheckResult]:
     return run
 
 
-def predefined_checks(supervisor: Supervisor, thresholds: Thresholds,
+def predefined_checks(supervisor: Supervisor, thresholds: Thresholds | Callable[[], Thresholds],
                       api_urls: Sequence[str] = ()) -> dict[str, Callable[[], CheckResult]]:
     """Every predefined check as a zero-argument callable, ready for ``HealthMonitor.register_check``."""
     if isinstance(api_urls, str):  # a lone URL would otherwise be probed letter by letter

@@ -94,6 +94,7 @@ class Supervisor:
         self.scheduler: EventTriggeredScheduler | None = None
         self.broadcast: Broadcast | None = None
         self.monitor: HealthMonitor | None = None
+        self._thresholds = Thresholds()
         self._book: AlertBook | None = None
         self.notifiers: Notifiers | None = None
         self._deliveries: deque[Delivery] = deque(maxlen=100)
@@ -154,6 +155,7 @@ class Supervisor:
         if self.broadcast is not None:
             self.broadcast.show_slate()
             self.broadcast.start()
+        self._thresholds = self.thresholds()
         self.monitor = self._make_monitor()
         self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
         self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
@@ -342,7 +344,7 @@ class Supervisor:
         if action == "alert_rule":
             book.rule, book.event_rule = values, replace(values, fail_threshold=1)
         else:
-            self.monitor = self._make_monitor()
+            self._thresholds = values  # the checks read it at their next run
         return values
 
     def _command(self, command: dict[str, Any]) -> Any:
@@ -450,7 +452,7 @@ class Supervisor:
         monitor = HealthMonitor(self.settings.monitoring_interval, timeout_seconds=10, clock=self._clock,
                                 book=self.book)
         skip = set() if self.settings.broadcast else {"ffmpeg", "tts", "streaming"}
-        for name, check in predefined_checks(self, self.thresholds()).items():
+        for name, check in predefined_checks(self, lambda: self._thresholds).items():
             if name not in skip:
                 monitor.register_check(name, check)
         return monitor
