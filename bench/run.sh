@@ -6,3 +6,4 @@ source scripts/setup.sh requirements-dev.txt
 .venv/bin/python bench/bench_store.py
 .venv/bin/python bench/bench_scheduler.py
 .venv/bin/python bench/bench_streaming.py
+.venv/bin/python bench/bench_monitoring.py
