@@ -500,6 +500,13 @@ def check_url(url: str) -> str:
     return url
 
 
+def check_urls(urls: Sequence[str]) -> tuple[str, ...]:
+    """A list of endpoint URLs, each checked; a lone string is refused (it would be probed letter by letter)."""
+    if isinstance(urls, str):
+        raise ConfigError(f"api_urls must be a list of URLs, got the string {redact_url(urls)!r}")
+    return tuple(check_url(url) for url in urls)
+
+
 def _reason(exc: BaseException, timeout: float) -> str:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, TimeoutError):
@@ -664,10 +671,13 @@ PREDEFINED: dict[str, Callable[..., CheckResult]] = {
 class _Binding:
     supervisor: Supervisor
     thresholds: Thresholds | Callable[[], Thresholds]  # a function: read at each run (edited live)
-    api_urls: tuple[str, ...] = field(default_factory=tuple)
+    api_urls: tuple[str, ...] | Callable[[], Sequence[str]] = field(default_factory=tuple)
 
     def limits(self) -> Thresholds:
         return self.thresholds if isinstance(self.thresholds, Thresholds) else self.thresholds()
+
+    def urls(self) -> Sequence[str]:
+        return self.api_urls() if callable(self.api_urls) else self.api_urls
 
 
 # Each check's arguments, read when the check runs (not when bound): the store and the data
@@ -679,7 +689,7 @@ _ARGUMENTS: dict[str, Callable[[_Binding], tuple[Any, ...]]] = {
     "disk": lambda b: (b.supervisor.data_dir, b.limits()),
     "memory": lambda b: (b.limits(),),
     "cpu": lambda b: (b.limits(),),
-    "api": lambda b: (b.api_urls, b.limits()),
+    "api": lambda b: (b.urls(), b.limits()),
     "events": lambda b: (b.supervisor, b.limits()),
     "tts": lambda b: (),
     "ffmpeg": lambda b: (),
@@ -695,9 +705,10 @@ def _bind(name: str, binding: _Binding) -> Callable[[], CheckResult]:
 
 
 def predefined_checks(supervisor: Supervisor, thresholds: Thresholds | Callable[[], Thresholds],
-                      api_urls: Sequence[str] = ()) -> dict[str, Callable[[], CheckResult]]:
-    """Every predefined check as a zero-argument callable, ready for ``HealthMonitor.register_check``."""
-    if isinstance(api_urls, str):  # a lone URL would otherwise be probed letter by letter
-        raise ConfigError(f"api_urls must be a list of URLs, got the string {redact_url(api_urls)!r}")
-    binding = _Binding(supervisor, thresholds, tuple(check_url(url) for url in api_urls))
+                      api_urls: Sequence[str] | Callable[[], Sequence[str]] = ()
+                      ) -> dict[str, Callable[[], CheckResult]]:
+    """Every predefined check as a zero-argument callable, ready for ``HealthMonitor.register_check``.
+
+    ``thresholds`` and ``api_urls`` may be functions: they are then read at each run."""
+    binding = _Binding(supervisor, thresholds, api_urls if callable(api_urls) else check_urls(api_urls))
     return {name: _bind(name, binding) for name in PREDEFINED}

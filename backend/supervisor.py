@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from .alertbook import AlertBook, silence_from_doc, silence_to_doc, window_from_doc, window_to_doc
 from .alerting import AlertRule, MaintenanceWindow, Notification, Silence
 from .broadcast import Broadcast, Recording
-from .checks import Thresholds, predefined_checks
+from .checks import Thresholds, check_urls, predefined_checks
 from .config import Settings, load_settings
 from .destinations import QUALITY_PRESETS, StreamConfig
 from .debates import DebateRunner, Turn, runner_from_settings
@@ -45,7 +45,7 @@ from .timeutil import Clock, ensure_utc, resolve_zone, to_iso, utc_now
 log = logging.getLogger(__name__)
 
 ALERT_ACTIONS = ("acknowledge_alert", "resolve_alert", "silence", "maintenance", "remove_hold", "alert_rule",
-                 "thresholds")
+                 "thresholds", "api_urls")
 KEEP_FINISHED = timedelta(hours=48)  # finished debates stay in the live schedule this long
 FIRST_RUN_KEY = "first_run_at"
 
@@ -95,6 +95,7 @@ class Supervisor:
         self.broadcast: Broadcast | None = None
         self.monitor: HealthMonitor | None = None
         self._thresholds = Thresholds()
+        self._api_urls: tuple[str, ...] = ()
         self._book: AlertBook | None = None
         self.notifiers: Notifiers | None = None
         self._deliveries: deque[Delivery] = deque(maxlen=100)
@@ -156,6 +157,7 @@ class Supervisor:
             self.broadcast.show_slate()
             self.broadcast.start()
         self._thresholds = self.thresholds()
+        self._api_urls = self.api_urls()
         self.monitor = self._make_monitor()
         self.inbox = EventInbox(self.data_dir / "events", clock=self._clock)
         self._watcher = DirectoryWatcher([self.inbox.inbox, self._commands_dir()], self._wake.set)
@@ -337,6 +339,11 @@ class Supervisor:
             return book.add_maintenance(window_from_doc(command["window"]))
         if action == "remove_hold":
             return book.remove_hold(command["hold_id"])
+        if action == "api_urls":
+            urls = check_urls(command["urls"])
+            self._store().settings.set("api_urls", list(urls))
+            self._api_urls = urls
+            return list(urls)
         # alert_rule or thresholds: validated whole, stored, then used from the next round on
         kind = AlertRule if action == "alert_rule" else Thresholds
         values = settings_of(kind, command["values"])
@@ -408,6 +415,18 @@ class Supervisor:
         settings_of(Thresholds, values)
         return self._command({"action": "thresholds", "values": values})
 
+    def api_urls(self) -> tuple[str, ...]:
+        """The endpoints the API check probes (Settings page)."""
+        try:
+            return check_urls(self._store().settings.get("api_urls") or [])
+        except ConfigError as exc:
+            log.warning("stored api_urls ignored: %s", exc)
+            return ()
+
+    def set_api_urls(self, urls: list[str]) -> list[str] | None:
+        check_urls(urls)
+        return self._command({"action": "api_urls", "urls": list(urls)})
+
     def health_samples(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """The health series in [start, end): raw rounds and hourly rollups."""
         return self._store().samples("health", start, end)
@@ -452,7 +471,7 @@ class Supervisor:
         monitor = HealthMonitor(self.settings.monitoring_interval, timeout_seconds=10, clock=self._clock,
                                 book=self.book)
         skip = set() if self.settings.broadcast else {"ffmpeg", "tts", "streaming"}
-        for name, check in predefined_checks(self, lambda: self._thresholds).items():
+        for name, check in predefined_checks(self, lambda: self._thresholds, lambda: self._api_urls).items():
             if name not in skip:
                 monitor.register_check(name, check)
         return monitor
@@ -596,7 +615,6 @@ class Supervisor:
             self.exporter = MetricsServer(self.metrics_snapshot, self.settings.metrics_port,
                                           self.settings.metrics_address)
             self.exporter.start()
-            log.info("Prometheus metrics at %s", self.exporter.url)
         except ConfigError as exc:  # the dashboard and debates go on without it
             self.exporter = None
             self.raise_alert("supervisor", "metrics_port", "warning", f"/metrics not served: {exc}")

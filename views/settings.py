@@ -125,6 +125,19 @@ with rules_tab:
                 st.error(f"Not saved: {exc}")
             else:
                 done(result, "Thresholds saved; the checks use them from the next round.")
+    with st.form("api-urls"):
+        st.markdown("**API endpoints to watch**")
+        text = st.text_area("One http(s) URL per line", "\n".join(supervisor.api_urls()),
+                            placeholder="http://localhost:11434/v1/models",
+                            help="Each round GETs every URL: an answer of 400 or more, a timeout or a refusal is a "
+                                 "failed check; a slow answer is degraded (thresholds above).")
+        if st.form_submit_button("Save endpoints"):
+            try:
+                result = supervisor.set_api_urls([line.strip() for line in text.splitlines() if line.strip()])
+            except CouncilError as exc:
+                st.error(f"Not saved: {exc}")
+            else:
+                done(result, "Endpoints saved; the API check probes them from the next round.")
     if st.button("Back to the defaults"):
         try:
             supervisor.set_alert_rule(asdict(AlertRule()))

@@ -213,3 +213,21 @@ def test_silences_and_maintenance_windows_are_added_listed_and_removed(data_dir:
         at.run()
     assert Store(data_dir).silences.all() == [] and Store(data_dir).maintenance.all() == []
     assert "No silence or maintenance window." in texts(at)
+
+
+def test_api_endpoints_to_watch_are_validated_and_probed(fast_checks: Path, receiver: Receiver) -> None:
+    at = page(SETTINGS)
+    [box] = [t for t in at.text_area if t.label == "One http(s) URL per line"]
+    box.input("ftp://example.org/file")
+    button(at, "Save endpoints").click()
+    at.run()
+    assert any("Not saved" in e.value and "http:// or https://" in e.value for e in at.error)
+    assert Store(fast_checks).settings.get("api_urls") is None
+    url = f"http://127.0.0.1:{receiver.port}/health"  # the receiver answers a GET with 501
+    [box] = [t for t in at.text_area if t.label == "One http(s) URL per line"]
+    box.input(url)
+    button(at, "Save endpoints").click()
+    at.run()
+    assert Store(fast_checks).settings.get("api_urls") == [url]
+    supervisor = backend(fast_checks)
+    wait_for(lambda: "501" in supervisor.latest_messages().get("api", ""), 15, "the API check to probe it")
