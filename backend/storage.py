@@ -4,7 +4,7 @@ Layout of a data directory::
 
     state.json                          small live state (TinyDB tables)
     state.json.lock                     cross-process write lock
-    history/debates/YYYY-MM-DD.json     archived debates, one file per day
+    history/<kind>/YYYY-MM-DD.json      records by day: archived debates, debate and stream metrics
     series/<name>/YYYY-MM-DD/HH.json    raw samples, one file per hour
     series/<name>/rollup/YYYY-MM.json   one row per hour once raw data has aged
     transcripts/YYYY-MM/<id>.jsonl      one JSON line per turn
@@ -693,35 +693,51 @@ class Store:
     def _series_names(self) -> list[str]:
         return [name for name in self._files.children("series") if _SERIES_NAME.fullmatch(name)]
 
-    # -- archived debates --
+    # -- records: events kept by day (archived debates, debate and streaming metrics) --
+
+    def put_records(self, kind: str, docs: list[dict[str, Any]], key: str, time_field: str) -> int:
+        """Insert or replace records by ``key`` in day partitions ``history/<kind>/YYYY-MM-DD.json``
+        chosen by ``time_field``; one atomic write per touched day."""
+        by_day = self._group_by_day(kind, docs, key, time_field)
+        with self._locked():
+            for rel, batch in by_day.items():
+                self._write_file(rel, {kind: _merge_by(self._read_rows(rel, kind), batch, key)})
+        return len(docs)
+
+    def _group_by_day(self, kind: str, docs: list[dict[str, Any]], key: str,
+                      time_field: str) -> dict[str, list[dict[str, Any]]]:
+        if not isinstance(kind, str) or not _SERIES_NAME.fullmatch(kind):
+            raise StoreError(f"record kind must be 1-40 of a-z, 0-9 or '_', got {kind!r}")
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for doc in docs:
+            when = _row_time(doc, time_field) if isinstance(doc, dict) else None
+            if when is None or not isinstance(doc.get(key), str):
+                raise StoreError(f"{kind} records need a text {key} and an ISO {time_field}, got {doc!r}")
+            by_day.setdefault(f"history/{kind}/{when:%Y-%m-%d}.json", []).append(json.loads(_encode(doc)))
+        return by_day
+
+    def records(self, kind: str, key: str, time_field: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Records with ``time_field`` in [start, end), oldest first (one per key)."""
+        start, end = ensure_utc(start), ensure_utc(end)
+        found: dict[str, dict[str, Any]] = {}
+        for rel, day in self._dated(f"history/{kind}", "%Y-%m-%d.json"):
+            if _overlaps(day, day + DAY, start, end):
+                found.update((str(doc.get(key)), doc) for doc in self._read_rows(rel, kind))
+        return _sorted_by_time((doc for doc in found.values() if _in_range(doc, time_field, start, end)), time_field)
 
     def archive_debates(self, docs: list[dict[str, Any]]) -> int:
         """Move finished debates from the debates table into day partitions of history."""
-        by_day = self._group_by_day(docs)
-        if not by_day:
+        if not docs:
             return 0
         with self._locked():
-            for rel, batch in by_day.items():
-                self._write_file(rel, {"debates": _merge_by(self._read_rows(rel, "debates"), batch, "debate_id")})
+            self.put_records("debates", docs, "debate_id", "scheduled_time")
             self.debates.delete([doc["debate_id"] for doc in docs])
         return len(docs)
-
-    def _group_by_day(self, docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        by_day: dict[str, list[dict[str, Any]]] = {}
-        for doc in docs:
-            when = _row_time(doc, "scheduled_time") if isinstance(doc, dict) else None
-            if when is None or not isinstance(doc.get("debate_id"), str):
-                raise StoreError(f"archived debates need a text debate_id and an ISO scheduled_time, got {doc!r}")
-            by_day.setdefault(f"history/debates/{when:%Y-%m-%d}.json", []).append(doc)
-        return by_day
 
     def debate_history(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Archived and live debates scheduled in [start, end), oldest first."""
         start, end = ensure_utc(start), ensure_utc(end)
-        found: dict[str, dict[str, Any]] = {}
-        for rel, day in self._dated("history/debates", "%Y-%m-%d.json"):
-            if _overlaps(day, day + DAY, start, end):
-                found.update((str(doc.get("debate_id")), doc) for doc in self._read_rows(rel, "debates"))
+        found = {doc["debate_id"]: doc for doc in self.records("debates", "debate_id", "scheduled_time", start, end)}
         found.update((doc["debate_id"], doc) for doc in self.debates.all())  # live copy wins
         return _sorted_by_time(
             (doc for doc in found.values() if _in_range(doc, "scheduled_time", start, end)), "scheduled_time"
@@ -848,8 +864,9 @@ class Store:
         cutoff = ensure_utc(now) - timedelta(days=self.retention_days)
         with self._locked():
             removed = sum(self._expire_series(series, cutoff) for series in self._series_names())
-            history = self._dated("history/debates", "%Y-%m-%d.json")
-            removed += self._remove_files([rel for rel, day in history if day + DAY <= cutoff])
+            for kind in self._files.children("history"):
+                history = self._dated(f"history/{kind}", "%Y-%m-%d.json")
+                removed += self._remove_files([rel for rel, day in history if day + DAY <= cutoff])
             return removed + self._expire_transcripts(cutoff)
 
     def _expire_series(self, series: str, cutoff: datetime) -> int:

@@ -365,3 +365,19 @@ def test_two_processes_upserting_concurrently_lose_nothing(data_dir: Path) -> No
     store = Store(data_dir)
     assert len({doc["debate_id"] for doc in store.debates.all()}) == 100
     assert store.problems == []
+
+
+def test_records_of_any_kind_are_kept_by_day_replaced_by_key_and_expire(tmp_path: Path) -> None:
+    store = Store(tmp_path, retention_days=30)
+    first = {"debate_id": "d1", "start_time": (NOW - DAY).isoformat(), "responses": 10}
+    store.put_records("debate_metrics", [first, {"debate_id": "d2", "start_time": NOW.isoformat(), "responses": 3}],
+                      "debate_id", "start_time")
+    store.put_records("debate_metrics", [{**first, "responses": 12}], "debate_id", "start_time")
+    found = Store(tmp_path).records("debate_metrics", "debate_id", "start_time", NOW - 2 * DAY, NOW + DAY)
+    assert [(doc["debate_id"], doc["responses"]) for doc in found] == [("d1", 12), ("d2", 3)]
+    assert (tmp_path / f"history/debate_metrics/{NOW - DAY:%Y-%m-%d}.json").exists()
+    with pytest.raises(StoreError, match="need a text debate_id and an ISO start_time"):
+        store.put_records("debate_metrics", [{"debate_id": "d3"}], "debate_id", "start_time")
+    store.apply_retention(NOW + 30 * DAY)
+    assert [doc["debate_id"] for doc in store.records("debate_metrics", "debate_id", "start_time",
+                                                      NOW - 2 * DAY, NOW + DAY)] == ["d2"]
