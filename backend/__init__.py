@@ -1,9 +1,9 @@
 """AI Council Automation: scheduling, streaming, monitoring and analytics for 24/7 debates.
 
-The names below are the seed README's public API (``from backend import ...``). Analytics
-arrives with its own issue; until then it is not exported.
+The names below are the seed README's public API (``from backend import ...``).
 """
 
+from .analytics import AnalyticsDashboard, DebateMetrics, StreamingMetrics, SystemMetrics
 from .bitrate import AdaptiveBitrateManager
 from .config import Settings, load_settings
 from .debates import (
@@ -26,6 +26,7 @@ from .streaming import MultiPlatformStreamer, StreamDestination, StreamMetrics, 
 from .supervisor import Supervisor
 
 __all__ = [
+    "AnalyticsDashboard", "DebateMetrics", "StreamingMetrics", "SystemMetrics",
     "Alert", "AlertSeverity", "CheckResult", "HealthCheck", "HealthMonitor", "HealthStatus",
     "AdaptiveBitrateManager", "MultiPlatformStreamer", "StreamConfig", "StreamDestination", "StreamMetrics",
     "StreamPlatform", "StreamQuality", "StreamRecorder", "StreamStatus",

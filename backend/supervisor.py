@@ -23,9 +23,12 @@ from filelock import FileLock, Timeout
 
 from .alertbook import AlertBook, silence_from_doc, silence_to_doc, window_from_doc, window_to_doc
 from .alerting import AlertRule, MaintenanceWindow, Notification, Silence
+from .analytics import AnalyticsDashboard, DebateMetrics, StreamingMetrics, sample_system
 from .broadcast import Broadcast, Recording
 from .checks import Thresholds, check_urls, predefined_checks
+from .collect import debate_doc, stream_docs
 from .config import Settings, load_settings
+from .engagement import baseline, debate_engagement, learn
 from .destinations import QUALITY_PRESETS, StreamConfig
 from .debates import DebateRunner, Turn, runner_from_settings
 from .errors import ConfigError, CouncilError
@@ -99,6 +102,10 @@ class Supervisor:
         self._book: AlertBook | None = None
         self.notifiers: Notifiers | None = None
         self._deliveries: deque[Delivery] = deque(maxlen=100)
+        self.analytics: AnalyticsDashboard | None = None
+        self._net: Any = None  # the last network counters, for rates
+        self._recorded: set[str] = set()  # debates whose metrics are recorded (the last few days)
+        self._learned: tuple[float, Any] | None = None  # (monotonic time, learned engagement)
         self.exporter: MetricsServer | None = None
         self._health_running = threading.Lock()
         self.inbox: EventInbox | None = None
@@ -116,6 +123,7 @@ class Supervisor:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir, retention_days=self.settings.retention_days,
                            raw_retention_days=self.settings.raw_retention_days)
+        self.analytics = AnalyticsDashboard(store=self.store, clock=self._clock)
         self._book = AlertBook(self.store, clock=self._clock, rule=self.alert_rule(),
                               retention_days=self.settings.alert_retention_days)
         self.started_at = self._clock()
@@ -150,7 +158,7 @@ class Supervisor:
                 self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
             self._first_config(), store=self.store, runner=runner, clock=self._clock, wake=self._wake,
-            observer=self.broadcast)
+            observer=self.broadcast, engagement=self.learned_engagement)
         for debate in self.scheduler.recover():
             log.warning("debate %s was running when the process stopped: marked interrupted", debate.debate_id)
         if self.broadcast is not None:
@@ -194,6 +202,8 @@ class Supervisor:
             broadcast, keep = self.broadcast, self.settings.recording_retention_days
             self._every(3600, "recording_retention", lambda: broadcast.prune_recordings(self._clock(), keep))
         self._every(60, "alerts", self.book.sweep)
+        self._every(60, "system_metrics", self.sample_system)
+        self._every(30, "debate_metrics", self.collect_debates)
         self._every(300, "archive", lambda: scheduler.archive_finished(self._clock() - KEEP_FINISHED))
         self._every(3600, "rollup", lambda: store.roll_up(self._clock()))
         self._every(3600, "retention", lambda: store.apply_retention(self._clock()))
@@ -605,6 +615,63 @@ class Supervisor:
         if self._book is None:
             raise ConfigError("the backend is not started")
         return self._book
+
+    # ---- analytics: what ran and what was measured becomes records; engagement feeds ADAPTIVE ----
+
+    def _analytics(self) -> AnalyticsDashboard:
+        if self.analytics is None:
+            raise ConfigError("the backend is not started")
+        return self.analytics
+
+    def sample_system(self) -> None:
+        """One SystemMetrics sample (CPU, memory, disk, network rates, what is on air)."""
+        debates = self.debates()
+        streams = self.broadcast.streamer.destinations.values() if self.broadcast is not None else []
+        metrics, self._net = sample_system(
+            self.data_dir, self._net, now=self._clock(),
+            active_debates=sum(1 for d in debates if d.status is DebateStatus.RUNNING),
+            active_streams=sum(1 for d in streams if d.metrics.status.value == "live"))
+        self._analytics().record_system(metrics)
+
+    def collect_debates(self) -> int:
+        """Record the metrics of every debate that ended since the last look (and after a restart)."""
+        store, analytics = self._store(), self._analytics()
+        now = self._clock()
+        if not self._recorded:
+            self._recorded = {doc["debate_id"] for doc in store.records(
+                "debate_metrics", "debate_id", "start_time", now - KEEP_FINISHED - timedelta(days=1), now)}
+        done = 0
+        for debate in self.debates():
+            if (debate.debate_id in self._recorded or debate.actual_start_time is None
+                    or debate.actual_end_time is None
+                    or debate.status not in (DebateStatus.COMPLETED, DebateStatus.FAILED, DebateStatus.INTERRUPTED)):
+                continue
+            start, end = debate.actual_start_time, debate.actual_end_time
+            samples = store.samples("streams", start, end + timedelta(seconds=10))
+            doc = debate_doc(debate.to_doc(), samples, None)
+            if doc is None:
+                continue
+            previous = [r["viewer_count_avg"] for r in store.records(
+                "debate_metrics", "debate_id", "start_time", start - timedelta(days=30), start)
+                if r.get("viewer_count_avg") is not None]
+            doc["engagement_score"] = debate_engagement(doc["viewer_count_avg"], doc["viewer_count_peak"],
+                                                        baseline(previous))
+            analytics.record_debate(DebateMetrics.from_doc(doc))
+            for stream in stream_docs(debate.debate_id, samples, start, end):
+                analytics.record_streaming(StreamingMetrics.from_doc(stream))
+            self._recorded.add(debate.debate_id)
+            done += 1
+        return done
+
+    def learned_engagement(self) -> Any:
+        """What the ADAPTIVE strategy learns from: eight weeks of debate metrics, re-read every 10 min."""
+        if self._learned is not None and time.monotonic() - self._learned[0] < 600:
+            return self._learned[1]
+        now = self._clock()
+        records = self._store().records("debate_metrics", "debate_id", "start_time", now - timedelta(weeks=8), now)
+        stats = learn(records, resolve_zone(self.get_config().timezone), now)
+        self._learned = (time.monotonic(), stats)
+        return stats
 
     # ---- Prometheus /metrics (the owner's process; AI_COUNCIL_METRICS_PORT, 0 = off) ------------
 

@@ -166,3 +166,28 @@ def test_a_taken_metrics_port_is_an_alert_not_a_crash(tmp_path: Path) -> None:
             assert alert["condition"] == "metrics_port" and f"port {port} is already in use" in alert["message"]
         finally:
             supervisor.stop()
+
+
+def test_finished_debates_and_system_samples_become_analytics(tmp_path: Path) -> None:
+    supervisor = Supervisor(settings(tmp_path)).start()
+    try:
+        supervisor.run_now("Analytics remember this one")
+        wait_for(lambda: any(d.topic == "Analytics remember this one" and d.status.value == "completed"
+                             for d in supervisor.debates()), 15, "the debate to finish")
+        assert supervisor.collect_debates() == 1
+        assert supervisor.collect_debates() == 0  # recorded once
+        supervisor.sample_system()
+        supervisor.sample_system()
+        stats = supervisor.analytics.get_debate_statistics(days=1)
+        assert stats["total_debates"] == 1 and stats["completed"] == 1 and stats["avg_participants"] == 4
+        assert stats["peak_viewers"] is None and stats["avg_engagement"] is None  # nothing measured viewers
+        system = supervisor.analytics.get_system_statistics()
+        assert system["samples"] == 2 and 0 <= system["latest"]["cpu_percent"] <= 100
+    finally:
+        supervisor.stop()
+    again = Supervisor(settings(tmp_path)).start()  # a restart reads back what was recorded
+    try:
+        assert again.analytics.get_debate_statistics(days=1)["total_debates"] == 1
+        assert again.collect_debates() == 0
+    finally:
+        again.stop()
