@@ -33,6 +33,7 @@ navigation = st.navigation([
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("views/schedule.py", title="Schedule", icon=":material/calendar_month:"),
     st.Page("views/streams.py", title="Streams", icon=":material/cell_tower:"),
+    st.Page("views/analytics.py", title="Analytics", icon=":material/analytics:"),
     st.Page("views/health.py", title="Health", icon=":material/monitor_heart:"),
     st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
 ])

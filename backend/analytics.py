@@ -433,7 +433,10 @@ def _is_real(value: Any) -> bool:
 def _numeric(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     """Numbers as float64; anything else (text, a list, true/false in a hand-edited file) as NaN."""
     for column in columns:
-        frame[column] = frame[column].map(lambda value: value if _is_real(value) else math.nan).astype("float64")
+        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+            frame[column] = frame[column].astype("float64")  # already numbers and NaN: the common case
+        else:
+            frame[column] = frame[column].map(lambda value: value if _is_real(value) else math.nan).astype("float64")
 
 
 def debate_frame(docs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -971,6 +974,28 @@ class AnalyticsDashboard:
                                  zone: str = "UTC") -> dict[str, Any]:
         """{"health", "highlights", "recommendations"} as in ``get_dashboard_data``."""
         return self._sections(days, max(days, 30), 1, self._end(end), zone)["insights"]
+
+    def get_period_data(self, days: int = 7, *, platform: str | None = None, end: datetime | None = None,
+                        zone: str = "UTC") -> dict[str, Any]:
+        """Every section for one period in one pass, each kind of record read once (the Analytics
+        page): debates, streaming (``platform``-filtered, and ``streaming_all``), system over the
+        last ``min(days, 30)`` days, topics, engagement over at least 28 days, insights."""
+        days = check_days(days)
+        end = self._end(end)
+        period, trends = day_period(days, end, zone), day_period(max(days, 28), end, zone)
+        hours = hour_period(min(days, 30), end)
+        debate_table = debate_frame(self._debate_docs(trends if trends.start <= period.start else period))
+        streams = stream_frame(self._stream_docs(period))
+        debates = debate_statistics(debate_table, period)
+        streaming_all = streaming_statistics(streams, period)
+        chosen = _platform_filter(platform)
+        streaming = streaming_all if chosen is None else streaming_statistics(streams, period, chosen)
+        system = system_statistics(self._system(hours), hours)
+        topics = topic_trends(debate_table, period)
+        engagement = engagement_trends(debate_table, trends, chosen)
+        return {"generated_at": to_iso(self._clock()), "debates": debates, "streaming": streaming,
+                "streaming_all": streaming_all, "system": system, "topics": topics, "engagement": engagement,
+                "insights": performance_insights(debates, streaming_all, system, topics, engagement)}
 
     def get_dashboard_data(self, *, end: datetime | None = None, zone: str = "UTC") -> dict[str, Any]:
         """Debates and streaming over 7 days, system over 24 h, topics and engagement over 30 days,

@@ -72,11 +72,11 @@ def streams(item: DebateMetrics, index: int) -> list[StreamingMetrics]:
         reconnects=int(index % 7 == 0)) for number, (destination, platform) in enumerate(DESTINATIONS)]
 
 
-def debate_times(days: int) -> list[datetime]:
-    """24 debates a day for ``days`` days, ending before NOW (today counts as a day)."""
-    first = NOW.replace(hour=0, minute=0) - timedelta(days=days - 1)
+def debate_times(days: int, now: datetime = NOW) -> list[datetime]:
+    """24 debates a day for ``days`` days, ending before ``now`` (today counts as a day)."""
+    first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     return [moment for hour in range(days * DEBATES_PER_DAY)
-            if (moment := first + timedelta(hours=hour, minutes=5)) < NOW]
+            if (moment := first + timedelta(hours=hour, minutes=5)) < now]
 
 
 def rollup_row(hour: datetime) -> dict[str, Any]:
@@ -90,13 +90,14 @@ def rollup_row(hour: datetime) -> dict[str, Any]:
     return row
 
 
-def build(folder: Path, days: int) -> AnalyticsDashboard:
-    dashboard = AnalyticsDashboard(store=Store(folder), clock=lambda: NOW)
-    debates = [debate(when, index) for index, when in enumerate(debate_times(days))]
+def build(folder: Path, days: int, now: datetime = NOW) -> AnalyticsDashboard:
+    """A data directory with ``days`` of analytics ending at ``now`` (also used by the page tests)."""
+    dashboard = AnalyticsDashboard(store=Store(folder), clock=lambda: now)
+    debates = [debate(when, index) for index, when in enumerate(debate_times(days, now))]
     dashboard.record_debates(debates)
     dashboard.record_streams([row for index, item in enumerate(debates) for row in streams(item, index)])
-    raw_start = NOW - timedelta(days=min(days, RAW_DAYS))
-    for minute in range(int((NOW - raw_start) / timedelta(minutes=1))):
+    raw_start = now.replace(second=0, microsecond=0) - timedelta(days=min(days, RAW_DAYS))
+    for minute in range(int((now - raw_start) / timedelta(minutes=1))):
         when = raw_start + timedelta(minutes=minute)
         dashboard.record_system(SystemMetrics(when, 20.0 + minute % 13, 55.0, 40.0, 3.6e7, 2.0e5, 1, 5))
     dashboard.flush()

@@ -412,3 +412,14 @@ def test_store_and_data_dir_are_exclusive(tmp_path):
         AnalyticsDashboard(tmp_path, store=AnalyticsDashboard().store)
     with pytest.raises(ConfigError, match="DebateMetrics or its document"):
         AnalyticsDashboard().record_debate(42)  # type: ignore[arg-type]
+
+
+def test_period_data_in_one_pass_matches_the_separate_calls(dashboard):
+    together = dashboard.get_period_data(7, platform="twitch", zone="Europe/Berlin")
+    assert together["debates"] == dashboard.get_debate_statistics(7, zone="Europe/Berlin")
+    assert together["streaming"] == dashboard.get_streaming_statistics(7, platform="twitch", zone="Europe/Berlin")
+    assert together["streaming_all"] == dashboard.get_streaming_statistics(7, zone="Europe/Berlin")
+    assert together["engagement"] == dashboard.get_engagement_trends(28, platform="twitch", zone="Europe/Berlin")
+    assert together["topics"] == dashboard.get_topic_trends(7, zone="Europe/Berlin")
+    with pytest.raises(ConfigError, match="days"):
+        dashboard.get_period_data(0)
