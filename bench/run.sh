@@ -8,3 +8,4 @@ source scripts/setup.sh requirements-dev.txt
 .venv/bin/python bench/bench_streaming.py
 .venv/bin/python bench/bench_monitoring.py
 .venv/bin/python bench/bench_analytics.py
+.venv/bin/python bench/bench_pages.py
