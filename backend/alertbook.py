@@ -118,7 +118,8 @@ class AlertBook:
                     message: str) -> list[Notification]:
         """Trouble reported once: fires at once, or counts again on the alert already open."""
         level = AlertSeverity(severity)
-        return self._apply(component, condition, "event", CheckResult(STATUS_FOR_EVENT[level], message), self.event_rule)
+        result = CheckResult(STATUS_FOR_EVENT[level], message)
+        return self._apply(component, condition, "event", result, self.event_rule)
 
     def clear_event(self, component: str, condition: str, message: str) -> list[Notification]:
         """The event's source says it is fine again; cheap when nothing is open (called often)."""

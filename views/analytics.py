@@ -151,7 +151,8 @@ with system_tab:
         cols[3].metric("On air now", f"{int(latest.get('active_streams') or 0)} streams")
         st.altair_chart(alt.Chart(usage).mark_line().encode(
             x=alt.X("time:T", title=None), y=alt.Y("value:Q", title="%", scale=alt.Scale(domain=[0, 100])),
-            color=alt.Color("measure:N", title=None), tooltip=["time:T", "measure", alt.Tooltip("value:Q", format=".1f")],
+            color=alt.Color("measure:N", title=None),
+            tooltip=["time:T", "measure", alt.Tooltip("value:Q", format=".1f")],
         ).properties(height=220), width="stretch")
         network = system_lines(hourly, zone, ["net_sent_bps", "net_recv_bps"])
         if not network.empty:
@@ -202,9 +203,8 @@ with reports_tab:
         try:
             with tempfile.TemporaryDirectory() as folder, st.spinner("Building the report…"):
                 base_path = Path(folder) / f"ai-council-{utc_now():%Y%m%d}"
-                made = {".json": analytics.export_report(base_path.with_suffix(".json"), int(report_days), zone=zone.key),
-                        ".html": analytics.export_report(base_path.with_suffix(".html"), int(report_days), zone=zone.key),
-                        ".csv": analytics.export_report(base_path.with_suffix(".csv"), int(report_days), zone=zone.key)}
+                made = {suffix: analytics.export_report(base_path.with_suffix(suffix), int(report_days), zone=zone.key)
+                        for suffix in (".json", ".html", ".csv")}
                 files = {}
                 for made_paths in made.values():
                     for path in made_paths if isinstance(made_paths, list) else [made_paths]:

@@ -87,7 +87,8 @@ def status() -> None:
     times = response_frame(merged, now - timedelta(hours=24), zone)
     if not times.empty:
         st.altair_chart(alt.Chart(times).mark_line().encode(
-            x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")), y=alt.Y("ms:Q", title="ms"), color=alt.Color("component:N", title=None),
+            x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")), y=alt.Y("ms:Q", title="ms"),
+            color=alt.Color("component:N", title=None),
             tooltip=["component", "time", "ms"]).properties(height=220), width="stretch")
 
 
