@@ -152,10 +152,17 @@ def _size(count: float) -> str:
 
 def _combine(findings: Sequence[Finding], value: float | None = None, unit: str = "",
              details: dict[str, Any] | None = None) -> CheckResult:
-    """One result from several findings: the worst status, the sentences in order."""
-    return CheckResult(status=worst([status for status, _ in findings]),
-                       message="; ".join(text for _, text in findings if text),
-                       value=value, unit=unit, details=details or {})
+    """One result from several findings: the worst status and the sentences in order; when some
+    are not healthy, only those (worst first), so an alert says what is wrong, not what is fine."""
+    status = worst([found for found, _ in findings])
+    said = [(found, text) for found, text in findings if text]
+    if status is not HealthStatus.HEALTHY:
+        wrong = sorted(((found, text) for found, text in said if found is not HealthStatus.HEALTHY),
+                       key=lambda item: STATUS_ORDER.index(item[0]))
+        fine = len(said) - len(wrong)
+        said = wrong + ([(HealthStatus.HEALTHY, f"{fine} other finding{'s' if fine > 1 else ''} fine")] if fine else [])
+    return CheckResult(status=status, message="; ".join(text for _, text in said), value=value, unit=unit,
+                       details=details or {})
 
 
 def _classify_percent(value: float, warn: float, crit: float) -> HealthStatus:
