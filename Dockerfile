@@ -1,8 +1,9 @@
 # The dashboard with its embedded backend, data on a volume.
 #   docker build -t ai-council .
 #   docker run -d --name ai-council -p 127.0.0.1:8501:8501 -v ai-council-data:/data ai-council
-# The controls have no login yet: publish the port on 127.0.0.1 (as above) and reach it through an
-# SSH tunnel or a reverse proxy with authentication. Settings are environment variables (-e, README).
+# The controls need a login when others can reach them: add -e AI_COUNCIL_PASSWORD=... (or mount
+# .streamlit/secrets.toml with [auth]); without one the pages are shown and the controls are off.
+# Settings are environment variables (-e, README).
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \

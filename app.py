@@ -5,6 +5,7 @@ from datetime import timedelta
 import streamlit as st
 
 from backend.timeutil import to_iso, utc_now
+from dashboard import access
 from dashboard.health_views import SEVERITY_ICONS
 from dashboard.runtime import get_supervisor
 
@@ -16,6 +17,8 @@ with st.sidebar:
     else:
         st.caption(":orange[●] Another process runs the backend on this data directory; "
                    "this dashboard views it and queues your commands.")
+    access.sidebar()
+access.require_view()  # stops here for a visitor who must log in first
 
 
 @st.fragment(run_every=timedelta(seconds=5))

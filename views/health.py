@@ -13,6 +13,7 @@ from backend.healthlog import beats, components
 from backend.timeutil import from_iso, resolve_zone, utc_now
 from dashboard.health_views import (SEVERITY_MARKDOWN, STATUS_COLOURS, STATUS_MARKDOWN, alert_rows,
                                     component_rows, response_frame, status_style, strip_frame)
+from dashboard.access import can_control
 from dashboard.runtime import get_supervisor
 from dashboard.views import local_time
 
@@ -94,7 +95,7 @@ def status() -> None:
 
 status()
 
-if supervisor.role == "owner" and st.button("Run all checks now"):
+if supervisor.role == "owner" and can_control() and st.button("Run all checks now"):
     supervisor.run_health_checks()
     st.toast("Checks started; results show within seconds.")
 
@@ -116,6 +117,8 @@ def alerts() -> None:
                 f"seen {alert.get('count', 1)}× since {since(alert.get('first_seen'), zone)}"
                 + (" · acknowledged" if alert.get("acknowledged") else "") + (f" · {held}" if held else "")
                 + f"\n\n{alert.get('message', '')}")
+            if not can_control():
+                continue
             if not alert.get("acknowledged") and cols[1].button("Acknowledge", key=f"ack-{alert['alert_id']}"):
                 act(supervisor.acknowledge_alert, alert["alert_id"], "Acknowledged: no more reminders.")
             if cols[2].button("Resolve", key=f"resolve-{alert['alert_id']}"):

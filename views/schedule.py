@@ -7,6 +7,7 @@ import streamlit as st
 
 from backend import ConfigError, ScheduleType
 from backend.timeutil import resolve_zone, utc_now
+from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
 from dashboard.views import STATUS_COLOURS, timeline_frame, upcoming_rows
 
@@ -69,6 +70,10 @@ if upcoming.empty:
     st.caption("No debate is planned.")
 else:
     st.dataframe(upcoming.drop(columns=["Id"]), hide_index=True, width="stretch")
+if not can_control():
+    st.caption(LOGIN_TO_CHANGE)
+    st.stop()
+if not upcoming.empty:
     with st.form("cancel"):
         labels = {row.Id: f"{row.When} · {row.Topic}" for row in upcoming.itertuples()}
         chosen = st.selectbox("Debate", list(labels), format_func=labels.get)

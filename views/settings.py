@@ -12,12 +12,16 @@ from backend.errors import CouncilError
 from backend.health import AlertSeverity
 from backend.notify import NotifierConfig
 from backend.timeutil import resolve_zone, utc_now
+from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
 from dashboard.settings_views import (ALL, THRESHOLD_LABELS, delivery_rows, hold_rows, known_components,
                                       notifier_id_for)
 
 supervisor = get_supervisor()
 st.title("Settings")
+if not can_control():
+    st.info(LOGIN_TO_CHANGE)
+    st.stop()
 zone = resolve_zone(supervisor.get_config().timezone)
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from backend import ConfigError
 from backend.destinations import PLATFORM_PRESETS, StreamConfig, StreamPlatform, StreamQuality
 from backend.timeutil import resolve_zone
+from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
 from dashboard.views import destination_rows, recording_rows
 
@@ -56,6 +57,21 @@ def live() -> None:
 
 
 live()
+
+st.subheader("Recordings")
+if supervisor.broadcast is not None:
+    recordings = supervisor.recordings()
+    if not recordings:
+        st.caption("No recording yet: each debate is recorded here as it is broadcast.")
+    else:
+        st.dataframe(recording_rows(recordings, zone), hide_index=True, width="stretch")
+        pick = st.selectbox("Recording", [r.name for r in recordings], key="recording")
+        st.download_button("Download", data=lambda: supervisor.recording_bytes(pick), file_name=pick,
+                           mime="video/mp2t")
+
+if not can_control():
+    st.caption(LOGIN_TO_CHANGE)
+    st.stop()
 
 destinations = destination_rows(supervisor.stream_destinations())
 if not destinations.empty and supervisor.broadcast is not None:
@@ -133,14 +149,3 @@ with st.form(f"add_destination_{form_round}"):
                 del st.session_state[widget]
             st.session_state["add_destination_round"] = form_round + 1
             done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).")
-
-st.subheader("Recordings")
-if supervisor.broadcast is not None:
-    recordings = supervisor.recordings()
-    if not recordings:
-        st.caption("No recording yet: each debate is recorded here as it is broadcast.")
-    else:
-        st.dataframe(recording_rows(recordings, zone), hide_index=True, width="stretch")
-        pick = st.selectbox("Recording", [r.name for r in recordings], key="recording")
-        st.download_button("Download", data=lambda: supervisor.recording_bytes(pick), file_name=pick,
-                           mime="video/mp2t")

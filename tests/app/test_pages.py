@@ -75,8 +75,9 @@ def test_app_py_starts_the_backend_as_owner_and_says_so_in_the_sidebar_on_every_
     assert [t.value for t in at.title] == ["AI Council Automation"]
     for _ in range(2):  # the first run, then a page switch: app.py routes both
         sidebar = [c.value for c in at.sidebar.caption]
-        assert len(sidebar) == 1 and "Backend running in this process" in sidebar[0], sidebar
+        assert len(sidebar) == 2 and "Backend running in this process" in sidebar[0], sidebar
         assert f"`{data_dir.name}/`" in sidebar[0]
+        assert "No login is configured, so this dashboard listens on this machine only" in sidebar[1]
         at.switch_page(SCHEDULE).run()
     assert [t.value for t in at.title] == ["Schedule"]
 

@@ -37,7 +37,8 @@ if not CHROMIUM.exists():
     if os.environ.get("CI"):
         raise RuntimeError("the browser tests need Debian's chromium: scripts/system-packages.sh installs it")
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+playwright_api = pytest.importorskip("playwright.sync_api")
+sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
 
 
 @pytest.fixture
@@ -106,6 +107,9 @@ def test_an_operator_streams_a_debate_sees_an_alert_come_and_go_and_downloads_a_
             page.wait_for_selector("h1", timeout=30_000)
             page.get_by_label("Platform").click()
             page.get_by_role("option", name="Custom RTMP", exact=True).click()
+            # The form is drawn again for the new platform (fresh fields): type only once it is.
+            page.locator('input[aria-label="Name"][value="Custom RTMP"]').wait_for(timeout=20_000)
+            expect(page.get_by_label("Name", exact=True)).to_have_count(1, timeout=20_000)  # the old form is gone
             page.get_by_label("Name").fill("Browser receiver")
             page.get_by_label("Ingest URL").fill(f"rtmp://127.0.0.1:{receiver.port}/live")
             page.get_by_role("textbox", name="Stream key").fill(KEY)
