@@ -7,7 +7,7 @@ import streamlit as st
 from backend.timeutil import to_iso, utc_now
 from dashboard import access
 from dashboard.health_views import SEVERITY_ICONS
-from dashboard.runtime import get_supervisor
+from dashboard.runtime import get_supervisor, in_demo, leave_demo, remove_demo, start_demo
 
 st.set_page_config(page_title="AI Council Automation", page_icon=":material/podium:", layout="wide")
 supervisor = get_supervisor()
@@ -19,6 +19,21 @@ with st.sidebar:
                    "this dashboard views it and queues your commands.")
     access.sidebar()
 access.require_view()  # stops here for a visitor who must log in first
+
+with st.sidebar:
+    if in_demo():
+        st.warning("**DEMO DATA**: generated history for presentations, not real. The real backend keeps "
+                   "running for everyone else.", icon=":material/theater_comedy:")
+        left, right = st.columns(2)
+        left.button("Leave demo", on_click=leave_demo)
+        right.button("Remove demo data", on_click=remove_demo)
+    elif access.can_control() and st.button("Demo mode", help="A month of generated history in a separate "
+                                             "folder, and a debate on air at once; removable in one click."):
+        with st.spinner("Generating a month of demo history…"):
+            start_demo()
+        st.rerun()
+if in_demo():
+    st.caption(":orange[**DEMO DATA** · generated, not real]")
 
 
 @st.fragment(run_every=timedelta(seconds=5))
