@@ -139,12 +139,15 @@ def report(results: dict[str, list[list[float]]]) -> bool:
     """Print the table; True when every goal is met."""
     print(f"{'operation':<24}{'1d p50':>9}{'1d p95':>9}{'365d p50':>10}{'365d p95':>10}{'ratio p50':>11}{'ratio p95':>11}")
     met = True
+    worst = [0.0, 0.0]  # p95 in ms, ratio
     for name, (small, large) in results.items():
         figures = [percentile(small, 50), percentile(small, 95), percentile(large, 50), percentile(large, 95)]
         ratios = [figures[2] / figures[0], figures[3] / figures[1]]
         print(f"{name:<24}" + "".join(f"{value:>9.2f}" for value in figures[:2])
               + "".join(f"{value:>10.2f}" for value in figures[2:]) + "".join(f"{value:>11.2f}" for value in ratios))
         met = met and max(ratios) <= 1.5 and max(figures[1], figures[3]) <= 10.0
+        worst[0], worst[1] = max(worst[0], figures[1], figures[3]), max(worst[1], *ratios)
+    print(f"\nworst p95 {worst[0]:.2f} ms, worst ratio 365d/1d {worst[1]:.2f}   goal p95 <= 10 ms, ratio <= 1.5")
     return met
 
 
@@ -162,7 +165,7 @@ def main() -> int:
             describe(f"{days:>3} day(s)", stores[-1], time.perf_counter() - started)
         print(f"\n{REPETITIONS} repetitions each, milliseconds, stores alternating:\n")
         met = report(measure(stores))
-        print(f"\ngoals (p95 <= 10 ms, ratio 365d/1d <= 1.5): {'met' if met else 'NOT met'}")
+        print(f"all store goals: {'met' if met else 'NOT met'}")
     return 0 if met else 1
 
 
