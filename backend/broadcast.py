@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from . import media, speech
 from .debates import Turn
 from .destinations import KeyStore, StreamConfig, is_key_reference, mask_in_text
-from .errors import ConfigError
+from .errors import ConfigError, CouncilError
 from .models import ScheduledDebate
 from .storage import Store
 from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange, measure_rtt_ms
@@ -93,10 +93,14 @@ class Broadcast:
         self.streamer.scene.show(title=debate.topic, speaker="The council takes its seats",
                                  footer=f"AI Council · live · {debate.debate_id}")
         path = self._recording_path(debate)
-        if self.streamer.streaming and path is not None:  # slate mode: already on air
-            self.streamer.start_recording(path)
-        else:
-            self.streamer.start(recording_path=path)
+        try:
+            if self.streamer.streaming and path is not None:  # slate mode: already on air
+                self.streamer.start_recording(path)
+            else:
+                self.streamer.start(recording_path=path)
+        except (CouncilError, OSError) as exc:  # e.g. no ffmpeg: the debate still runs, without video
+            self.streamer.stop()
+            self._on_problem("go_live", f"{debate.debate_id} runs without video or recording: {exc}")
 
     def _recording_path(self, debate: ScheduledDebate) -> Path | None:
         """Where to record this debate; None (no recording, said aloud) when the disk is nearly full."""

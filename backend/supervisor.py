@@ -152,7 +152,8 @@ class Supervisor:
             self.broadcast = Broadcast(
                 self.data_dir, self.store, os.environ, encode_preset=self.settings.encode_preset,
                 min_free_mb=self.settings.recording_min_free_mb,
-                on_problem=lambda condition, message: self.raise_alert("recording", condition, "error", message),
+                on_problem=lambda condition, message: self.raise_alert(
+                    "recording" if condition == "disk_full" else "streaming", condition, "error", message),
                 between=self.settings.between_debates, next_up=self.next_up)
             for problem in self.broadcast.problems:
                 self.raise_alert("streaming", "destinations", "error", problem)

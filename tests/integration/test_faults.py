@@ -89,3 +89,25 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_without_an_ffmpeg_debates_still_run_and_an_alert_says_why(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AI_COUNCIL_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
+    data = tmp_path / "data"
+    Store(data).settings.set(CONFIG_KEY, ScheduleConfig(schedule_type="cron", cron_expression="0 3 1 1 *").to_doc())
+    supervisor = Supervisor(load_settings({**env_for(data), "MONITORING_INTERVAL": "1"}),
+                            runner=DemoCouncil(turn_seconds=0.1, rounds=1)).start()
+    try:
+        supervisor.run_now("No ffmpeg on this machine")
+        wait_for(lambda: (debate(data, "No ffmpeg on this machine") or {}).get("status") == "completed", 30,
+                 "the debate to complete without video")
+        alert = wait_for(lambda: next((a for a in supervisor.alerts() if a["condition"] == "go_live"), None), 10,
+                         "the go-live alert")
+        assert alert["component"] == "streaming" and "runs without video or recording" in alert["message"]
+        assert "AI_COUNCIL_FFMPEG must name an executable ffmpeg" in alert["message"]
+        critical = wait_for(lambda: next((a for a in supervisor.alerts() if a["component"] == "ffmpeg"), None), 15,
+                            "the ffmpeg check's alert")
+        assert critical["severity"] == "critical"
+        assert supervisor.alive
+    finally:
+        supervisor.stop()
