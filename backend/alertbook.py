@@ -53,6 +53,7 @@ def episode_doc(state: AlertState, source: str, resolved_by: str | None) -> dict
         "count": state.count, "first_seen": to_iso(state.first_seen), "last_seen": to_iso(state.last_seen),
         "fired_at": to_iso(state.fired_at), "resolved_at": to_iso(state.resolved_at),
         "resolved": state.phase == "resolved", "resolved_by": resolved_by, "acknowledged": state.acknowledged,
+        "recovery": state.recovery,
     }
 
 

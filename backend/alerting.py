@@ -215,7 +215,7 @@ class AlertState:
     condition: str
     phase: str  # one of PHASES
     severity: AlertSeverity | None  # the worst seen in this episode
-    message: str  # the last check message (carries the measured figure)
+    message: str  # the last non-healthy check message (carries the measured figure)
     count: int  # non-healthy results in this episode
     consecutive_failures: int
     consecutive_successes: int
@@ -228,6 +228,7 @@ class AlertState:
     acknowledged: bool = False
     # What people were last told: None before the firing notice and after the resolved notice.
     notified_severity: AlertSeverity | None = None
+    recovery: str = ""  # the healthy message that resolved it (for the resolved notice)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -246,7 +247,7 @@ class AlertState:
             "last_seen": to_iso(self.last_seen), "fired_at": to_iso(self.fired_at),
             "resolved_at": to_iso(self.resolved_at), "last_notified_at": to_iso(self.last_notified_at),
             "history": [status.value for status in self.history], "acknowledged": self.acknowledged,
-            "notified_severity": _value(self.notified_severity),
+            "notified_severity": _value(self.notified_severity), "recovery": self.recovery,
         }
 
     @classmethod
@@ -341,8 +342,10 @@ def _on_healthy(state: AlertState, result: CheckResult, now: datetime, rule: Ale
                        message=result.message, consecutive_successes=successes)
     settled = not is_flapping(history, rule)  # a flapping alert stays firing until it settles
     resolves = state.phase == "firing" and successes >= rule.recover_threshold and settled
-    return replace(state, history=history, message=result.message, consecutive_failures=0,
-                   consecutive_successes=successes, phase="resolved" if resolves else state.phase,
+    # The alert keeps saying what was wrong; the healthy figure is its recovery.
+    return replace(state, history=history, recovery=result.message if resolves else state.recovery,
+                   consecutive_failures=0, consecutive_successes=successes,
+                   phase="resolved" if resolves else state.phase,
                    resolved_at=now if resolves else state.resolved_at)
 
 
@@ -416,7 +419,8 @@ def notification_text(kind: NotificationKind, alert: AlertState, now: datetime,
     """One plain sentence with the figure, e.g.
     "[ERROR] disk: 96.2 % used on /data (threshold 90 %) — failing 3 times since 14:02 UTC"."""
     severity = (alert.severity or AlertSeverity.WARNING).value.upper()
-    message = alert.message.strip().rstrip(".") or alert.condition
+    said = alert.recovery if kind == "resolved" and alert.recovery else alert.message
+    message = said.strip().rstrip(".") or alert.condition
     since = _clock(alert.first_seen, now)
     failing = f"failing {_times(alert.count)} since {since}"
     if kind == "firing":

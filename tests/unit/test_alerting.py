@@ -92,6 +92,17 @@ def test_resolved_text_carries_the_healthy_figure() -> None:
                              "(was ERROR since 14:02 UTC)")
 
 
+def test_an_open_alert_keeps_saying_what_was_wrong_and_keeps_the_healthy_figure_as_its_recovery() -> None:
+    rule = AlertRule(fail_threshold=1, recover_threshold=2, flap_changes=9)
+    state, _ = alert_transition(initial_state("disk", "usage"), result(U), T0, rule)
+    state, _ = alert_transition(state, result(H, "41.0 % used on /data"), T0 + timedelta(minutes=1), rule)
+    assert state.phase == "firing" and state.message == DISK_FULL and state.recovery == ""
+    state, notes = alert_transition(state, result(H, "40.0 % used on /data"), T0 + timedelta(minutes=2), rule)
+    assert state.phase == "resolved" and state.message == DISK_FULL and state.recovery == "40.0 % used on /data"
+    assert notes[0].text.startswith("[RESOLVED] disk: 40.0 % used on /data — ")
+    assert AlertState.from_doc(state.to_doc()) == state
+
+
 def test_recover_threshold_needs_that_many_healthy_results_in_a_row() -> None:
     states, said = run([U, H, U, H, H], AlertRule(fail_threshold=1, recover_threshold=2, flap_changes=9))
     assert [s.phase for s in states] == ["firing", "firing", "firing", "firing", "resolved"]
