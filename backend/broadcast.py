@@ -50,13 +50,15 @@ class Broadcast:
     def __init__(self, data_dir: Path, store: Store, env: Mapping[str, str],
                  secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast",
                  min_free_mb: int = 1024, on_problem: Callable[[str, str], None] | None = None,
-                 between: str = "stop", next_up: Callable[[], str] = lambda: "") -> None:
+                 between: str = "stop", next_up: Callable[[], str] = lambda: "",
+                 on_recovered: Callable[[str, str], None] | None = None) -> None:
         if between not in BETWEEN_MODES:
             raise ConfigError(f"between debates must be one of {', '.join(BETWEEN_MODES)}, got {between!r}")
         self.between, self._next_up = between, next_up
         self._store, self._env, self._secrets = store, env, secrets or {}
         self._min_free_bytes = min_free_mb * 1024 * 1024
         self._on_problem = on_problem or (lambda condition, message: log.warning("%s", message))
+        self._on_recovered = on_recovered or (lambda condition, message: None)
         self.recordings_dir = data_dir / "recordings"
         self.preview_path = data_dir / "preview" / "preview.jpg"
         self.keys = KeyStore(data_dir)
@@ -95,9 +97,9 @@ class Broadcast:
         path = self._recording_path(debate)
         try:
             if self.streamer.streaming and path is not None:  # slate mode: already on air
-                self.streamer.start_recording(path)
+                self.streamer.start_recording(path, min_free_bytes=self._min_free_bytes)
             else:
-                self.streamer.start(recording_path=path)
+                self.streamer.start(recording_path=path, min_free_bytes=self._min_free_bytes)
         except (CouncilError, OSError) as exc:  # e.g. no ffmpeg: the debate still runs, without video
             self.streamer.stop()
             self._on_problem("go_live", f"{debate.debate_id} runs without video or recording: {exc}")
@@ -110,7 +112,18 @@ class Broadcast:
             self._on_problem("disk_full", f"not recording {debate.debate_id}: {free / 2**20:.0f} MB free on the "
                                           f"recordings disk, below the {self._min_free_bytes / 2**20:.0f} MB guard")
             return None
+        self._on_recovered("disk_full", f"recording {debate.debate_id}: {free / 2**20:.0f} MB free on the recordings disk")
         return self.recordings_dir / debate.debate_id
+
+    def watch_recording(self) -> bool:
+        """Stop a recording whose disk fell below the guard (the outputs stay on air); True if it did."""
+        recorder = self.streamer.recorder
+        problem = self.streamer.recording_space_problem()
+        if problem is None or recorder is None:
+            return False
+        self.streamer.stop_recording()
+        self._on_problem("disk_full", f"recording {recorder.name} stopped: {problem}; the destinations stay on air")
+        return True
 
     def prune_recordings(self, now: datetime, keep_days: int) -> int:
         """Delete recordings older than ``keep_days``; returns how many files went."""

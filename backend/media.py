@@ -203,6 +203,17 @@ def spawn(args: Sequence[str], owner: str | None = None) -> subprocess.Popen[byt
         start_new_session=True, bufsize=0, env=env)
 
 
+def release(process: subprocess.Popen[bytes]) -> None:
+    """Close an ended ffmpeg's pipes now, once its reader threads are done (else each waits for
+    the garbage collector: seven descriptors a debate)."""
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
 def end_leftovers(owner: str) -> list[int]:
     """Kill the ffmpeg processes a previous run for ``owner`` left behind; returns their pids."""
     import psutil
@@ -275,6 +286,40 @@ def out_seconds(block: Mapping[str, str]) -> float | None:
         except (KeyError, ValueError):
             continue
     return None
+
+
+@dataclass(frozen=True)
+class ProgressPoint:
+    """One ``-progress`` block as a point in time: what had gone out by then."""
+
+    at: float  # monotonic seconds
+    bytes_sent: int | None  # None where the muxer reports no size (the segment recorder)
+    media_seconds: float
+
+
+RATE_WINDOW_SECONDS = 5.0
+MIN_RATE_SPAN_SECONDS = 1.0
+
+
+def recent_rates(points: Sequence[ProgressPoint], window: float = RATE_WINDOW_SECONDS
+                 ) -> tuple[float | None, float | None]:
+    """Bitrate (kbps) and send speed (media seconds per second) over the last ``window`` seconds.
+
+    ffmpeg's own ``bitrate=`` and ``speed=`` are averages since the process started: they climb
+    for a minute after going live and hide a destination that has just fallen behind. None until
+    the points span a second (and bitrate None where the muxer reports no size).
+    """
+    if len(points) < 2:
+        return None, None
+    last = points[-1]
+    first = next(point for point in points if last.at - point.at <= window)
+    span = last.at - first.at
+    if span < MIN_RATE_SPAN_SECONDS:
+        return None, None
+    speed_now = max(0.0, last.media_seconds - first.media_seconds) / span
+    if last.bytes_sent is None or first.bytes_sent is None:
+        return None, round(speed_now, 3)
+    return round(max(0, last.bytes_sent - first.bytes_sent) * 8 / 1000 / span, 1), round(speed_now, 3)
 
 
 def speed(block: Mapping[str, str]) -> float | None:

@@ -16,10 +16,12 @@ import logging
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -36,6 +38,9 @@ CHUNK_BYTES = media.MPEGTS_PACKET * 348  # about 64 KiB, whole TS packets
 BACKUP_AFTER_FAILURES = 3
 SESSION_SHARE = 0.95  # re-publish at 95 % of a platform's session limit (Facebook 8 h: after 7.6 h)
 GOP_CACHE_CHUNKS = 128  # far more than one 2-second GOP at any preset
+MIN_FREE_FLOOR_BYTES = 2**20  # a recorder never writes on with less free space than this
+END_GRACE_SECONDS = 5.0  # an output's ffmpeg gets this long to finish after the end of its input
+_WAKE = b""  # put in a consumer's queue to wake its writer
 
 
 class StreamStatus(str, Enum):
@@ -105,6 +110,8 @@ def explain_ffmpeg_error(line: str) -> str:
         return f"the server refused the connection (is it running, is the URL right?): {line}"
     if "connection timed out" in lowered or "timed out" in lowered:
         return f"the server did not answer in time: {line}"
+    if "no space left on device" in lowered:
+        return f"the disk is full: {line}"
     if "broken pipe" in lowered or "connection reset" in lowered:
         return f"the server closed the connection: {line}"
     return line
@@ -151,6 +158,7 @@ class Consumer:
         self._bytes_before = 0
         self._uptime_before = 0.0
         self._media_time = 0.0
+        self._points: deque[media.ProgressPoint] = deque(maxlen=64)  # this run's recent progress
         self.primer: Callable[[Consumer], None] | None = None  # set by the encoder it is attached to
         self._rng = random.Random()
 
@@ -170,12 +178,14 @@ class Consumer:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the output cleanly: its ffmpeg sees the end of its input and finishes the stream or file."""
         self._stop.set()
-        process = self._process
-        if process is not None:
-            _kill_group(process)
+        self._wake_writer()
         if self._thread is not None:
             self._thread.join(timeout)
+        process = self._process
+        if process is not None:
+            _kill_group(process, grace=0)  # only if the supervisor thread could not end it
         self.metrics.status = StreamStatus.STOPPED
 
     @property
@@ -212,15 +222,22 @@ class Consumer:
         self._process = process
         self.metrics.status = StreamStatus.CONNECTING if failures == 0 else StreamStatus.RECONNECTING
         self._last_progress, self._live_since, self._media_time = time.monotonic(), None, 0.0
-        readers = [threading.Thread(target=target, args=(process,), daemon=True, name=f"{self.name}-{kind}")
-                   for kind, target in (("progress", self._read_progress), ("errors", self._read_errors),
-                                        ("writer", self._write))]
+        self._points.clear()
+        ending = threading.Event()
+        readers = [threading.Thread(target=self._read_progress, args=(process,), daemon=True, name=f"{self.name}-progress"),
+                   threading.Thread(target=self._read_errors, args=(process,), daemon=True, name=f"{self.name}-errors"),
+                   threading.Thread(target=self._write, args=(process, ending), daemon=True, name=f"{self.name}-writer")]
         for reader in readers:
             reader.start()
         planned = self._watch(process)
-        _kill_group(process)
+        if planned or self._stop.is_set():
+            self._end(process, ending)
+        else:  # it ended by itself, or hung (stalled, never connected): no grace to wait out
+            ending.set()
+            _kill_group(process)
         for reader in readers:
             reader.join(5)
+        media.release(process)
         self._bytes_before, self._uptime_before = self.metrics.bytes_sent, self.metrics.uptime_seconds
         self.metrics.bitrate_kbps = self.metrics.fps = self.metrics.speed = None
         return "republish" if planned else "was_live" if self._live_since is not None else "failed"
@@ -265,17 +282,42 @@ class Consumer:
             except queue.Empty:
                 return
 
-    def _write(self, process: subprocess.Popen[bytes]) -> None:
+    def _end(self, process: subprocess.Popen[bytes], ending: threading.Event) -> None:
+        """A planned end: end of input first, so ffmpeg writes its trailer and unpublishes (a signal
+        would leave the server and the file mid-stream, and an ffmpeg blocked reading a quiet pipe
+        ignores SIGTERM); signals only if it has not ended within the grace."""
+        ending.set()
+        self._wake_writer()
+        try:
+            process.wait(END_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("output %s did not end within %.0f s of its input's end: killed", self.name, END_GRACE_SECONDS)
+        _kill_group(process)
+
+    def _wake_writer(self) -> None:
+        try:
+            self._queue.put_nowait(_WAKE)
+        except queue.Full:
+            pass  # a full queue wakes the writer anyway
+
+    def _write(self, process: subprocess.Popen[bytes], ending: threading.Event) -> None:
+        """The only thread that touches the ffmpeg's stdin; closing it is the end of the output."""
         assert process.stdin is not None
-        while process.poll() is None and not self._stop.is_set():
+        try:
+            while process.poll() is None and not ending.is_set() and not self._stop.is_set():
+                try:
+                    chunk = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if chunk:  # not a wake-up
+                    process.stdin.write(chunk)
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        finally:
             try:
-                chunk = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            try:
-                process.stdin.write(chunk)
-            except (BrokenPipeError, OSError, ValueError):
-                return
+                process.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
 
     def _read_progress(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
@@ -288,14 +330,17 @@ class Consumer:
                 block = []
 
     def _apply_progress(self, block: Mapping[str, str]) -> None:
-        written = int(block.get("total_size", "0") or 0) if block.get("total_size", "N/A") != "N/A" else 0
+        sized = block.get("total_size", "N/A") != "N/A"
+        written = int(block.get("total_size", "0") or 0) if sized else 0
         media_time = media.out_seconds(block) or 0.0
         # Progress is media time moving on (the segment muxer reports no size) or bytes going out.
         advanced = media_time > self._media_time or self._bytes_before + written > self.metrics.bytes_sent
         self._media_time = max(self._media_time, media_time)
         self.metrics.bytes_sent = max(self.metrics.bytes_sent, self._bytes_before + written)
-        self.metrics.bitrate_kbps = media.bitrate_kbps(block)
-        self.metrics.speed = media.speed(block)
+        self._points.append(media.ProgressPoint(time.monotonic(), written if sized else None, self._media_time))
+        kbps, self.metrics.speed = media.recent_rates(self._points)
+        # Over the last seconds; where the muxer gives no size, ffmpeg's average since the start.
+        self.metrics.bitrate_kbps = kbps if sized else media.bitrate_kbps(block)
         self.metrics.dropped_frames = int(block.get("drop_frames", "0") or 0)
         fps = block.get("fps")
         self.metrics.fps = float(fps) if fps and fps != "N/A" else None
@@ -373,13 +418,17 @@ class Encoder:
         rng = random.Random()
         while not self._stop.is_set():
             self._process = media.spawn(self._args, self._owner)
-            errors = threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)
-            errors.start()
+            helpers = [threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)]
             if self._audio is not None:
-                threading.Thread(target=self._feed_audio, args=(self._process, self._audio), daemon=True,
-                                 name=f"audio-{self.tier.value}").start()
+                helpers.append(threading.Thread(target=self._feed_audio, args=(self._process, self._audio),
+                                                daemon=True, name=f"audio-{self.tier.value}"))
+            for helper in helpers:
+                helper.start()
             self._fan_out(self._process)
             _kill_group(self._process)
+            for helper in helpers:
+                helper.join(5)
+            media.release(self._process)
             if self._stop.is_set():
                 return
             self.restarts += 1
@@ -456,11 +505,24 @@ class StreamDestination:
 class StreamRecorder:
     """Local recording: MPEG-TS segments that play while they are being written."""
 
-    def __init__(self, path: Path, segment_seconds: int = 600) -> None:
+    def __init__(self, path: Path, segment_seconds: int = 600, min_free_bytes: int = 0) -> None:
         base = path.with_suffix("") if path.suffix else path
         base.parent.mkdir(parents=True, exist_ok=True)
         self.pattern = base.parent / f"{base.name}-%05d.ts"
+        self.name = base.name
         self.segment_seconds = segment_seconds
+        self.min_free_bytes = max(min_free_bytes, MIN_FREE_FLOOR_BYTES)
+
+    def space_problem(self) -> str | None:
+        """Why not to write on, measured: free space on the recordings disk below the guard."""
+        try:
+            free = shutil.disk_usage(self.pattern.parent).free
+        except OSError as exc:
+            return f"the recordings folder is unreadable: {exc.strerror or exc}"
+        if free >= self.min_free_bytes:
+            return None
+        return (f"{free / 2**20:.1f} MB free on the recordings disk, below the "
+                f"{self.min_free_bytes / 2**20:.0f} MB guard")
 
     def files(self) -> list[Path]:
         stem = self.pattern.name.split("-%")[0]
@@ -539,7 +601,8 @@ class MultiPlatformStreamer:
 
     # ---- going live -----------------------------------------------------------------------------
 
-    def start(self, recording_path: Path | None = None, segment_seconds: int = 600) -> None:
+    def start(self, recording_path: Path | None = None, segment_seconds: int = 600,
+              min_free_bytes: int = 0) -> None:
         """Go live on every enabled destination at once, and record locally when a path is given."""
         with self._lock:
             if self.streaming:
@@ -551,13 +614,22 @@ class MultiPlatformStreamer:
                 if destination.config.enabled:
                     self._start_output(destination)
             if recording_path is not None:
-                self.start_recording(recording_path, segment_seconds)
+                self.start_recording(recording_path, segment_seconds, min_free_bytes)
 
-    def start_recording(self, recording_path: Path, segment_seconds: int = 600) -> None:
-        """Record what goes out from now on (while streaming); a running recording is ended first."""
+    def start_recording(self, recording_path: Path, segment_seconds: int = 600, min_free_bytes: int = 0) -> None:
+        """Record what goes out from now on (while streaming); a running recording is ended first.
+
+        The recorder does not (re)start while its disk has less than ``min_free_bytes`` free (at
+        least 1 MiB), so a full disk leaves no empty segments behind; see ``recording_space_problem``.
+        """
         with self._lock:
             self.stop_recording()
-            self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds))
+            self._start_recorder(StreamRecorder(Path(recording_path), segment_seconds, min_free_bytes))
+
+    def recording_space_problem(self) -> str | None:
+        """The running recording's disk below its guard (then stop it: the outputs go on)."""
+        recording = self._recorder
+        return recording[0].space_problem() if recording is not None else None
 
     def stop_recording(self) -> None:
         with self._lock:
@@ -665,9 +737,15 @@ class MultiPlatformStreamer:
 
     def _start_recorder(self, recorder: StreamRecorder) -> None:
         binary = media.ffmpeg_binary(self._env)
-        consumer = Consumer("recorder", lambda _: media.recorder_args(
-            binary, recorder.pattern, recorder.segment_seconds, start_number=len(recorder.files())),
-            self._policy)
+
+        def make_args(failures: int) -> list[str]:
+            problem = recorder.space_problem()
+            if problem is not None:
+                raise ConfigError(f"not recording: {problem}")
+            return media.recorder_args(binary, recorder.pattern, recorder.segment_seconds,
+                                       start_number=len(recorder.files()))
+
+        consumer = Consumer("recorder", make_args, self._policy)
         self._recorder, self._last_recorder = (recorder, consumer), recorder
         self._start_local(consumer)
 

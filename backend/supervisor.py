@@ -154,7 +154,8 @@ class Supervisor:
                 min_free_mb=self.settings.recording_min_free_mb,
                 on_problem=lambda condition, message: self.raise_alert(
                     "recording" if condition == "disk_full" else "streaming", condition, "error", message),
-                between=self.settings.between_debates, next_up=self.next_up)
+                between=self.settings.between_debates, next_up=self.next_up,
+                on_recovered=lambda condition, message: self.clear_alert("recording", condition, message))
             for problem in self.broadcast.problems:
                 self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
@@ -579,6 +580,7 @@ class Supervisor:
         """One time-series sample per destination while streaming (for analytics and viewers)."""
         if self.broadcast is None or not self.broadcast.streamer.streaming:
             return 0
+        self.broadcast.watch_recording()
         for change in self.broadcast.adapt(self._clock()):
             words = f"{change.destination_id}: {change.old.value} -> {change.new.value} ({change.reason})"
             configured = self.broadcast.streamer.destinations[change.destination_id].config.quality

@@ -66,15 +66,6 @@ http {{
 
 
 @pytest.fixture
-def nginx(tmp_path: Path):
-    if not (MODULE.exists() and Path(NGINX).exists()):
-        pytest.fail("nginx with libnginx-mod-rtmp is needed; scripts/test.sh installs it (apt-get, as root)")
-    server = NginxRtmp(tmp_path / "nginx")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def streamer(tmp_path: Path):
     made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY, stall_seconds=4,
                                  connect_timeout=8, retry_base=0.5, retry_cap=2)
@@ -130,6 +121,21 @@ def test_a_session_limit_makes_the_output_republish_and_come_back(nginx, tmp_pat
         assert isinstance(destination.consumer, Consumer) and isinstance(destination.consumer.policy, OutputPolicy)
     finally:
         streamer.stop()
+
+
+def test_stopping_ends_every_output_cleanly_by_the_end_of_its_input_not_by_a_kill(nginx, streamer, tmp_path) -> None:
+    destination = streamer.add_destination(config(nginx, "ending"))
+    streamer.start(recording_path=tmp_path / "recording")
+    wait_for(lambda: destination.metrics.status is StreamStatus.LIVE, 15, "live on nginx")
+    recorder = streamer._recorder[1]
+    wait_for(lambda: recorder.metrics.status is StreamStatus.LIVE, 15, "recording")
+    outputs = [destination.consumer._process, recorder._process]
+    streamer.stop()
+    # Exit code 0: ffmpeg saw the end of its input, wrote its trailer and unpublished (-9 was a kill
+    # after a 3 s grace, when an ffmpeg blocked on a quiet pipe ignored SIGTERM).
+    assert [process.returncode for process in outputs] == [0, 0]
+    assert wait_for(lambda: nginx.publishing() == [], 10, "nginx to see the stream end")
+    assert streamer.ffmpeg_pids() == []
 
 
 def test_adding_a_destination_while_live_touches_no_other_output(nginx, streamer) -> None:

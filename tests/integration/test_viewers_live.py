@@ -27,7 +27,7 @@ from backend.viewers import (
     YouTubeLiveViewers,
 )
 from tests.integration.test_streaming import free_port, wait_for
-from tests.integration.test_streaming_nginx import NginxRtmp, nginx  # noqa: F401 - nginx is a fixture
+from tests.integration.test_streaming_nginx import NginxRtmp
 from tests.unit.test_viewers import (
     MEDIAMTX_NOT_FOUND,
     MEDIAMTX_READY,
@@ -242,7 +242,7 @@ def _reads(source: NginxRtmpStats, viewers: int | None, words: str) -> Callable[
     return lambda: (reading := source.read()).viewers == viewers and words in reading.detail
 
 
-def test_nginx_rtmp_counts_real_players(nginx: NginxRtmp) -> None:  # noqa: F811 - the fixture
+def test_nginx_rtmp_counts_real_players(nginx: NginxRtmp) -> None:
     source = NginxRtmpStats(f"http://127.0.0.1:{nginx.http_port}/stat", "live", "abc", timeout=2)
     assert _reads(source, None, "stream not found")()
     ingest = f"rtmp://127.0.0.1:{nginx.rtmp_port}/live"

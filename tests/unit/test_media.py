@@ -127,3 +127,25 @@ def test_platform_session_limits_become_a_republish_before_the_limit() -> None:
     assert streamer._policy_for(facebook).max_session_seconds == 8 * 3600 * 0.95
     assert streamer._policy_for(twitch).max_session_seconds == 48 * 3600 * 0.95
     assert streamer._policy_for(custom).max_session_seconds is None
+
+
+# --- rates over the last seconds, not since the start ----------------------------------------------
+
+
+def test_recent_rates_measure_the_last_seconds_not_the_average_since_the_start() -> None:
+    from backend.media import ProgressPoint, recent_rates
+
+    # 60 s at 1500 kbps and real time, then 10 s at 500 kbps and half speed: ffmpeg's averages
+    # since the start would still say about 1360 kbps and 0.93x.
+    points = [ProgressPoint(t, int(t * 187_500), float(t)) for t in range(61)]
+    points += [ProgressPoint(60 + t, 60 * 187_500 + int(t * 62_500), 60 + t / 2) for t in range(1, 11)]
+    kbps, speed = recent_rates(points, window=5)
+    assert kbps == 500.0 and speed == 0.5
+
+
+def test_recent_rates_wait_for_a_second_of_points_and_know_when_no_size_is_reported() -> None:
+    from backend.media import ProgressPoint, recent_rates
+
+    assert recent_rates([]) == (None, None)
+    assert recent_rates([ProgressPoint(0.0, 0, 0.0), ProgressPoint(0.5, 90_000, 0.5)]) == (None, None)
+    assert recent_rates([ProgressPoint(0.0, None, 0.0), ProgressPoint(2.0, None, 2.0)]) == (None, 1.0)
