@@ -10,6 +10,7 @@ it found: ``"memory 71.3 % used (warning at 85 %, critical at 95 %)"``. The limi
 
 from __future__ import annotations
 
+import os
 import http.client
 import math
 import shutil
@@ -620,7 +621,9 @@ def check_tts_availability(env: Mapping[str, str] | None = None) -> CheckResult:
     except ConfigError as exc:
         return CheckResult(HealthStatus.UNHEALTHY, f"speech engine misconfigured: {exc}")
     if engine is None:
-        return CheckResult(HealthStatus.DEGRADED, "no speech engine: a tone bed plays instead")
+        if (env if env is not None else os.environ).get("AI_COUNCIL_TTS", "").strip().lower() == "off":
+            return CheckResult(HealthStatus.HEALTHY, "speech off (AI_COUNCIL_TTS=off): a tone bed plays")
+        return CheckResult(HealthStatus.DEGRADED, "no speech engine (espeak-ng not on PATH): a tone bed plays instead")
     started = time.perf_counter()
     try:
         pcm = synthesize(engine, TTS_PHRASE)

@@ -263,7 +263,7 @@ def test_a_slow_endpoint_is_degraded(server: str) -> None:
 def test_tts_synthesizes_a_phrase() -> None:
     result = check_tts_availability()
     if speech_engine() is None:
-        assert (result.status, result.message) == (D, "no speech engine: a tone bed plays instead")
+        assert (result.status, result.message) == (D, "no speech engine (espeak-ng not on PATH): a tone bed plays instead")
         return
     assert result.status is H, result.message
     assert "spoke 'Check.' in " in result.message and " s of audio)" in result.message

@@ -377,9 +377,15 @@ def test_event_age_finding() -> None:
 # --- tts without an engine --------------------------------------------------------------------------
 
 
-def test_tts_off_is_degraded_with_the_fallback_named() -> None:
+def test_tts_switched_off_is_the_operator_s_choice_not_a_problem() -> None:
     result = check_tts_availability({"AI_COUNCIL_TTS": "off"})
-    assert (result.status, result.message) == (D, "no speech engine: a tone bed plays instead")
+    assert (result.status, result.message) == (H, "speech off (AI_COUNCIL_TTS=off): a tone bed plays")
+
+
+def test_tts_without_espeak_on_the_path_is_degraded_with_the_fallback_named(monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = check_tts_availability({})
+    assert (result.status, result.message) == (D, "no speech engine (espeak-ng not on PATH): a tone bed plays instead")
 
 
 def test_tts_misconfigured_is_unhealthy() -> None:
