@@ -33,7 +33,7 @@ from .media import ffmpeg_binary
 from .models import DebateStatus, ScheduledDebate
 from .speech import BYTES_PER_SECOND, speech_engine, synthesize
 from .streaming import StreamMetrics, StreamStatus
-from .timeutil import to_iso, utc_now
+from .timeutil import real_seconds, to_iso, utc_now
 
 if TYPE_CHECKING:  # only for annotations: the supervisor imports half the package
     from .storage import Store
@@ -360,7 +360,10 @@ def job_findings(jobs: Mapping[str, JobHealth]) -> list[Finding]:
 
 
 def _tick_age(supervisor: Supervisor, now: datetime) -> float | None:
-    return None if supervisor.last_tick is None else (now - supervisor.last_tick).total_seconds()
+    """Seconds of real time since the loop's last tick (a rehearsal's FastClock runs faster)."""
+    if supervisor.last_tick is None:
+        return None
+    return real_seconds(supervisor._clock, (now - supervisor.last_tick).total_seconds())
 
 
 def check_scheduler_health(supervisor: Supervisor, t: Thresholds | None = None) -> CheckResult:

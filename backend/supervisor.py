@@ -43,7 +43,7 @@ from .planning import retry_delay
 from .scheduler import CONFIG_KEY, EventTriggeredScheduler, schedule_statistics
 from .storage import Store
 from .telemetry import FinishedTally
-from .timeutil import Clock, ensure_utc, resolve_zone, to_iso, utc_now
+from .timeutil import Clock, ensure_utc, real_seconds, resolve_zone, to_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,9 @@ class Supervisor:
         self._every(3600, "retention", lambda: store.apply_retention(self._clock()))
 
     def _every(self, seconds: int, name: str, work: Callable[[], Any]) -> None:
+        """A periodic job every ``seconds`` of the clock (on a FastClock, at most once a real second)."""
         self.jobs[name] = JobHealth()
-        self._jobs.every(seconds).seconds.do(self._guarded, name, work)
+        self._jobs.every(max(1, round(real_seconds(self._clock, seconds)))).seconds.do(self._guarded, name, work)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the loop, interrupt a running debate, flush, release the directory. Safe to call twice."""
@@ -257,7 +258,7 @@ class Supervisor:
         self._guarded("commands", self.process_commands)
         self._guarded("events", self.process_events)
         self._jobs.run_pending()
-        wait = self.scheduler.tick()
+        wait = real_seconds(self._clock, self.scheduler.tick())
         idle = self._jobs.idle_seconds
         return max(0.0, min(wait, idle if idle is not None else wait))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,6 +16,33 @@ UTC = timezone.utc
 def utc_now() -> datetime:
     """The real clock; everything that decides takes ``now`` as an argument instead."""
     return datetime.now(UTC)
+
+
+class FastClock:
+    """A clock that runs ``rate`` times faster than real time from ``start``: a day in minutes.
+
+    For soak tests and rehearsals. The Supervisor divides its waits by ``rate`` (see
+    ``real_seconds``), so debates start on time on the fast clock.
+    """
+
+    def __init__(self, start: datetime, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if not rate > 0:
+            raise ConfigError(f"rate must be a positive number, got {rate!r}")
+        self.start = ensure_utc(start)
+        self.rate = float(rate)
+        self._monotonic = monotonic
+        self._origin = monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.rate)
+
+    def __repr__(self) -> str:
+        return f"FastClock(start={self.start.isoformat()}, rate={self.rate:g})"
+
+
+def real_seconds(clock: Clock, seconds: float) -> float:
+    """How long ``seconds`` on ``clock`` last in real time (the same, unless it is a FastClock)."""
+    return seconds / getattr(clock, "rate", 1.0)
 
 
 def ensure_utc(value: datetime) -> datetime:
