@@ -503,8 +503,15 @@ class Probe:
     error: str | None = None
 
 
+MAX_API_URLS = 20
+MAX_URL_CHARS = 2048
+
+
 def check_url(url: str) -> str:
     """An http(s) URL with a host, or a ConfigError (urllib would also read file:// and ftp://)."""
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        size = len(url) if isinstance(url, str) else type(url).__name__
+        raise ConfigError(f"api endpoints must be http(s) URLs of at most {MAX_URL_CHARS} characters, got {size}")
     scheme, _, rest = url.partition("://")
     if scheme.lower() not in {"http", "https"} or not rest.split("/", 1)[0]:
         raise ConfigError(f"api endpoints must be http:// or https:// URLs, got {redact_url(url)!r}")
@@ -515,6 +522,8 @@ def check_urls(urls: Sequence[str]) -> tuple[str, ...]:
     """A list of endpoint URLs, each checked; a lone string is refused (it would be probed letter by letter)."""
     if isinstance(urls, str):
         raise ConfigError(f"api_urls must be a list of URLs, got the string {redact_url(urls)!r}")
+    if len(urls) > MAX_API_URLS:
+        raise ConfigError(f"api_urls must list at most {MAX_API_URLS} URLs (each is probed every round), got {len(urls)}")
     return tuple(check_url(url) for url in urls)
 
 

@@ -98,6 +98,7 @@ PLATFORM_PRESETS: dict[StreamPlatform, PlatformPreset] = {
 STREAM_SCHEMES = ("rtmp", "rtmps", "srt")
 MAX_KEY_CHARS = 512
 MAX_NAME_CHARS = 80
+MAX_URL_CHARS = 2048
 _URL_FORM = "must start with rtmp://, rtmps:// or srt:// and name a host"
 _REFERENCE = re.compile(r"(env|secret):(.*)", re.DOTALL)
 _REFERENCE_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -203,6 +204,8 @@ def _check_url(field: str, value: object, preset: PlatformPreset) -> str | None:
     if not isinstance(value, str):
         raise ConfigError(f"{field} must be text such as rtmp://host/app, got {type(value).__name__}")
     url = value.strip()
+    if len(url) > MAX_URL_CHARS:
+        raise ConfigError(f"{field} must be at most {MAX_URL_CHARS} characters, got {len(url)}")
     if not url:
         return None
     if not preset.schemes:

@@ -423,3 +423,15 @@ def test_predefined_checks_validate_the_urls_up_front(tmp_path: Path) -> None:
         predefined_checks(unstarted(tmp_path), T, ["ftp://example.org/"])
     with pytest.raises(ConfigError, match="api_urls must be a list of URLs"):
         predefined_checks(unstarted(tmp_path), T, "http://example.org/")
+
+
+def test_api_endpoints_are_bounded_in_number_and_length() -> None:
+    from backend.checks import check_urls
+
+    assert check_urls(["http://127.0.0.1/ok"] * 20) == ("http://127.0.0.1/ok",) * 20
+    with pytest.raises(ConfigError, match="at most 20 URLs .each is probed every round., got 21"):
+        check_urls(["http://127.0.0.1/ok"] * 21)
+    with pytest.raises(ConfigError, match="of at most 2048 characters, got 3019"):
+        check_urls(["http://127.0.0.1/" + "a" * 3002])
+    with pytest.raises(ConfigError, match="got int"):
+        check_urls([5])

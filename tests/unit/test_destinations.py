@@ -135,6 +135,13 @@ def test_dangerous_or_malformed_urls_are_refused(url: str, shown: str) -> None:
     assert shown in message
 
 
+def test_an_oversized_url_is_refused_without_being_echoed() -> None:
+    huge = "rtmp://host/" + "a" * 5000
+    with pytest.raises(ConfigError) as caught:
+        StreamConfig(StreamPlatform.CUSTOM_RTMP, rtmp_url=huge)
+    assert str(caught.value) == "rtmp_url must be at most 2048 characters, got 5012"
+
+
 @pytest.mark.parametrize(("platform", "url", "form"), [
     ("custom_rtmps", "rtmp://media.example.org/app", "rtmp_url for Custom RTMPS must start with rtmps://"),
     ("custom_rtmp", "rtmps://media.example.org/app", "rtmp_url for Custom RTMP must start with rtmp://"),
