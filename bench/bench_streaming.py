@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/bench_streaming.py
 - CPU of streaming to 5 destinations / to 1 (all of the streamer's ffmpeg processes + Python);
 - the Python side's CPU while streaming (fan-out, progress parsing, supervisors);
 - time from "go live" to every destination live;
-- time from a receiver's return to publishing to it again.
+- time from a receiver's return to publishing to it again;
+- time from stop to every ffmpeg ended (each by the end of its input).
 Quality: the LOW preset (854x480, 30 fps, 1500 kbps), x264 veryfast.
 """
 
@@ -56,10 +57,13 @@ def run(count: int, folder: Path) -> dict[str, float]:
     ffmpeg = (cpu_seconds(pids) - ffmpeg_before) / elapsed
     python = (sum(me.cpu_times()[:2]) - python_before) / elapsed
     recovery = measure_recovery(streamer, receivers[0], ids[0])
+    wait_for(lambda: len(streamer.ffmpeg_pids()) == len(pids), 30, "every output running")
+    stopping = time.monotonic()
     streamer.stop()
+    to_stop = time.monotonic() - stopping
     for receiver in receivers:
         receiver.kill()
-    return {"to_live": to_live, "ffmpeg": ffmpeg, "python": python, "recovery": recovery}
+    return {"to_live": to_live, "ffmpeg": ffmpeg, "python": python, "recovery": recovery, "to_stop": to_stop}
 
 
 def measure_recovery(streamer: MultiPlatformStreamer, receiver: Receiver, destination_id: str) -> float:
@@ -85,6 +89,7 @@ def main() -> None:
     print(f"Python side while streaming to 5: {five['python'] * 100:.2f} % of a core   goal <= 3 %")
     print(f"go live -> every destination live: {one['to_live']:.2f} s (1), {five['to_live']:.2f} s (5)   goal <= 2 s")
     print(f"receiver back -> publishing again: {one['recovery']:.2f} s, {five['recovery']:.2f} s   goal <= 3 s")
+    print(f"stop -> every ffmpeg ended: {one['to_stop']:.2f} s (1), {five['to_stop']:.2f} s (5)   goal <= 1 s")
 
 
 if __name__ == "__main__":
