@@ -14,7 +14,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY app.py ./
+COPY app.py server.py ./
 COPY .streamlit .streamlit
 COPY backend backend
 COPY dashboard dashboard
@@ -28,4 +28,4 @@ EXPOSE 8501
 # Inside the container the server must listen on every interface for the published port to reach it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
-CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
+CMD ["streamlit", "run", "server.py", "--server.address", "0.0.0.0", "--server.port", "8501"]

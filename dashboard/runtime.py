@@ -53,6 +53,25 @@ def get_supervisor() -> Supervisor:
     return _supervisor(str(settings.data_dir), settings)
 
 
+def start_backend() -> Supervisor | None:
+    """Start the backend when the server starts (server.py), so that debates run after a restart
+    with nobody visiting; the pages then get this same Supervisor. A bad setting is logged here
+    and shown on every page."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        logging.getLogger(__name__).error("the backend did not start: %s", exc)
+        return None
+    return _supervisor(str(settings.data_dir), settings)
+
+
+def stop_backends() -> None:
+    """Stop every Supervisor of this process (the real one and a demo's): debates are interrupted,
+    ffmpeg ends, the store is flushed and the directory released."""
+    logging.getLogger(__name__).info("the server is stopping: stopping the backend")
+    _supervisor.clear()  # on_release stops each
+
+
 def start_demo() -> dict[str, int] | None:
     """Fill the demo directory with a month of history (once) and switch this session to it; a
     debate starts at once, so the presenter has one on air."""

@@ -51,7 +51,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "AI_COUNCIL_DATA_DIR": str(data), "AI_COUNCIL_TURN_SECONDS": "2",
            "MONITORING_INTERVAL": "1", "AI_COUNCIL_X264_PRESET": "ultrafast", "AI_COUNCIL_TIMEZONE": "UTC",
            "AI_COUNCIL_BETWEEN_DEBATES": "slate"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     url = f"http://localhost:{port}"

@@ -1,0 +1,23 @@
+"""The dashboard's server: ``streamlit run server.py`` serves the pages of app.py and starts the
+backend with the server, not at the first visit, so that debates run after a restart with nobody
+at a browser; stopping the server (SIGTERM, Ctrl+C) stops the backend cleanly.
+"""
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import streamlit as st
+
+from dashboard.runtime import start_backend, stop_backends
+
+
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    start_backend()
+    try:
+        yield
+    finally:
+        stop_backends()
+
+
+app = st.App("app.py", lifespan=lifespan)
