@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from .errors import ConfigError, CouncilError
 from .models import ScheduledDebate
 from .storage import Store
 from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange, measure_rtt_ms
-from .streaming import MultiPlatformStreamer, explain_ffmpeg_error
+from .streaming import MultiPlatformStreamer, explain_ffmpeg_error, recording_space_problem
 from .viewers import ViewerReading, ViewerSource, source_from_doc
 
 log = logging.getLogger(__name__)
@@ -107,12 +106,11 @@ class Broadcast:
     def _recording_path(self, debate: ScheduledDebate) -> Path | None:
         """Where to record this debate; None (no recording, said aloud) when the disk is nearly full."""
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.recordings_dir).free
-        if free < self._min_free_bytes:
-            self._on_problem("disk_full", f"not recording {debate.debate_id}: {free / 2**20:.0f} MB free on the "
-                                          f"recordings disk, below the {self._min_free_bytes / 2**20:.0f} MB guard")
+        problem = recording_space_problem(self.recordings_dir, self._min_free_bytes)
+        if problem is not None:
+            self._on_problem("disk_full", f"not recording {debate.debate_id}: {problem}")
             return None
-        self._on_recovered("disk_full", f"recording {debate.debate_id}: {free / 2**20:.0f} MB free on the recordings disk")
+        self._on_recovered("disk_full", f"recording {debate.debate_id}: the recordings disk has room again")
         return self.recordings_dir / debate.debate_id
 
     def watch_recording(self) -> bool:

@@ -10,9 +10,9 @@ it found: ``"memory 71.3 % used (warning at 85 %, critical at 95 %)"``. The limi
 
 from __future__ import annotations
 
-import os
 import http.client
 import math
+import os
 import shutil
 import subprocess
 import time

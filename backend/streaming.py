@@ -502,6 +502,19 @@ class StreamDestination:
         return {**self.config.public_doc(), "streaming_quality": tier, "metrics": self.metrics.to_doc()}
 
 
+def recording_space_problem(folder: Path, min_free_bytes: int) -> str | None:
+    """Why not to record (on) into ``folder``, measured: its disk's free space below the guard
+    (at least 1 MiB); None when there is room."""
+    guard = max(min_free_bytes, MIN_FREE_FLOOR_BYTES)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        return f"the recordings folder is unreadable: {exc.strerror or exc}"
+    if free >= guard:
+        return None
+    return f"{free / 2**20:.1f} MB free on the recordings disk, below the {guard / 2**20:.0f} MB guard"
+
+
 class StreamRecorder:
     """Local recording: MPEG-TS segments that play while they are being written."""
 
@@ -514,15 +527,7 @@ class StreamRecorder:
         self.min_free_bytes = max(min_free_bytes, MIN_FREE_FLOOR_BYTES)
 
     def space_problem(self) -> str | None:
-        """Why not to write on, measured: free space on the recordings disk below the guard."""
-        try:
-            free = shutil.disk_usage(self.pattern.parent).free
-        except OSError as exc:
-            return f"the recordings folder is unreadable: {exc.strerror or exc}"
-        if free >= self.min_free_bytes:
-            return None
-        return (f"{free / 2**20:.1f} MB free on the recordings disk, below the "
-                f"{self.min_free_bytes / 2**20:.0f} MB guard")
+        return recording_space_problem(self.pattern.parent, self.min_free_bytes)
 
     def files(self) -> list[Path]:
         stem = self.pattern.name.split("-%")[0]
