@@ -110,22 +110,26 @@ def test_a_day_in_minutes_runs_every_debate_once_and_leaks_nothing(tmp_path: Pat
         assert recording.stat().st_size > 50_000, recording
     stats = AnalyticsDashboard(store=store, clock=lambda: DAY_END).get_debate_statistics(days=2)  # calendar days: the 15th and 16th
     assert stats["total_debates"] == 24 and stats["completion_rate"] == 1.0
-    assert store.alerts.all() == [], [a["message"] for a in store.alerts.all()]
+    # No alert: the cpu check alone may warn, since it measures the whole machine, which other jobs share.
+    alerts = [a for a in store.alerts.all() if a["component"] != "cpu"]
+    assert alerts == [], [a["message"] for a in alerts]
 
     # Nothing leaks: between debates, the night is like the morning (the first quarter warms up).
+    # Memory by its median; threads and descriptors by their floor, the fewest seen between debates:
+    # a health round (every real second at this rate) briefly adds 2 threads and an event loop's 3
+    # descriptors, and how often a sample lands in one depends on the machine's load, but a leaked
+    # thread or descriptor raises the floor for good.
     early, late = quarter(samples, 1, length), quarter(samples, 3, length)
     assert len(early) >= 10 and len(late) >= 10, "too few samples between debates to judge"
-
-    def median(values) -> float:
-        return statistics.median(values)
-
-    figures = ", ".join(f"{name} {median(getattr(s, name) for s in early):g} -> {median(getattr(s, name) for s in late):g}"
-                        for name in ("rss_mb", "threads", "fds"))
-    print(f"between debates, hours 6-12 -> 18-24 (medians): {figures}; "
-          f"most threads at any time {max(s.threads for s in samples)}")
-    assert median(s.rss_mb for s in late) - median(s.rss_mb for s in early) < 8, figures
-    assert median(s.threads for s in late) <= median(s.threads for s in early), figures
-    assert median(s.fds for s in late) <= median(s.fds for s in early), figures
+    rss = statistics.median(s.rss_mb for s in early), statistics.median(s.rss_mb for s in late)
+    threads = min(s.threads for s in early), min(s.threads for s in late)
+    fds = min(s.fds for s in early), min(s.fds for s in late)
+    figures = (f"rss_mb median {rss[0]:.1f} -> {rss[1]:.1f}, threads floor {threads[0]} -> {threads[1]}, "
+               f"fds floor {fds[0]} -> {fds[1]}")
+    print(f"between debates, hours 6-12 -> 18-24: {figures}; most threads at any time {max(s.threads for s in samples)}")
+    assert rss[1] - rss[0] < 8, figures
+    assert threads[1] <= threads[0], figures
+    assert fds[1] <= fds[0], figures
     assert max(s.threads for s in samples) < 40, "threads pile up"
     assert max(s.ffmpeg for s in samples) <= 4, "encoder, output, recorder and preview: no more"  # none piles up
     wait_for(lambda: nginx.publishing() == [], 10, "nginx to see no stream left")
