@@ -25,11 +25,10 @@ from .models import ScheduledDebate
 from .storage import Store
 from .bitrate import AdaptiveBitrateManager, NetworkSample, TierChange, measure_rtt_ms
 from .streaming import MultiPlatformStreamer, explain_ffmpeg_error, recording_space_problem
-from .viewers import ViewerReading, ViewerSource, source_from_doc
+from .viewers import FROM_DESTINATION, SECRET_ARGUMENTS, ViewerReading, ViewerSource, source_from_doc
 
 log = logging.getLogger(__name__)
 
-SECRET_ARGUMENTS = ("api_key", "token", "password")
 BETWEEN_MODES = ("stop", "slate")  # between debates: outputs stop, or stay live showing the next debate
 RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}\.ts")
 TEST_SECONDS = 5
@@ -224,7 +223,7 @@ class Broadcast:
                 if name in doc and not (isinstance(doc[name], str) and is_key_reference(doc[name])):
                     raise ConfigError(f"{name} must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; "
                                       "secrets are not stored in the destination")
-            self._viewer_source(doc)  # validates, with the references resolved
+            self._viewer_source(destination_id, doc)  # validates, with the references resolved
         self._store.destinations.upsert({**stored, "viewer_source": doc})
         self.viewer_readings.pop(destination_id, None)
 
@@ -247,8 +246,12 @@ class Broadcast:
         except ConfigError:
             return None
 
-    def _viewer_source(self, doc: dict[str, Any]) -> ViewerSource:
+    def _viewer_source(self, destination_id: str, doc: dict[str, Any]) -> ViewerSource:
         resolved = {name: self._resolve(value) if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
+        implied = FROM_DESTINATION.get(str(doc.get("kind")))
+        if implied and not resolved.get(implied):  # nginx-rtmp names a stream after the key it was published with
+            key = self._config(destination_id).stream_key
+            resolved[implied] = self._resolve(key) if is_key_reference(key) else key
         return source_from_doc(resolved)
 
     def _resolve(self, reference: str) -> str:
@@ -272,7 +275,7 @@ class Broadcast:
                 if doc is None or destination.consumer is None:
                     continue
                 try:
-                    reading = self._viewer_source(doc).read()
+                    reading = self._viewer_source(destination.destination_id, doc).read()
                 except ConfigError as exc:
                     reading = ViewerReading(None, str(doc.get("kind")), str(exc))
                 self.viewer_readings[destination.destination_id] = reading

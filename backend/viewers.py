@@ -500,6 +500,61 @@ VIEWER_SOURCES: dict[str, Callable[..., ViewerSource]] = {
 }
 
 
+SECRET_ARGUMENTS = ("api_key", "token", "password")  # stored only as env:NAME or secret:NAME references
+# The argument a destination supplies when it is left out: nginx-rtmp lists a stream under the key it
+# was published with, so the destination's own key (never stored in the source) is the right name.
+FROM_DESTINATION = {NginxRtmpStats.name: "stream"}
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """One argument of a viewer source as a form shows it (read from the source's constructor)."""
+
+    name: str
+    required: bool
+    default: Any  # what an empty optional field means; None when there is none
+    secret: bool  # an env:/secret: reference, never the value
+    number: bool
+
+
+def source_fields(kind: str) -> list[SourceField]:
+    """The fields of one kind of viewer source, in the constructor's order (one a destination
+    supplies is optional)."""
+    factory = VIEWER_SOURCES.get(kind)
+    if factory is None:
+        raise ConfigError(f"viewer source kind must be one of {', '.join(sorted(VIEWER_SOURCES))}, got {kind!r}")
+    fields = []
+    for name, parameter in inspect.signature(factory).parameters.items():
+        required = parameter.default is inspect.Parameter.empty and FROM_DESTINATION.get(kind) != name
+        default = None if parameter.default is inspect.Parameter.empty else parameter.default
+        fields.append(SourceField(name, required, default, name in SECRET_ARGUMENTS,
+                                  isinstance(default, (int, float)) and not isinstance(default, bool)))
+    return fields
+
+
+def source_doc_from_form(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored doc for what a form holds: text trimmed, empty optional fields left out (their
+    default applies), numbers as numbers. Checking the values is ``source_from_doc``'s job."""
+    doc: dict[str, Any] = {"kind": kind}
+    for field in source_fields(kind):
+        value = values.get(field.name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            if field.required:
+                raise ConfigError(f"{kind} viewer source needs {field.name}")
+            continue
+        if field.number:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{field.name} must be a number of seconds") from None
+            if value == field.default:
+                continue
+        doc[field.name] = value
+    return doc
+
+
 def source_from_doc(doc: Mapping[str, Any]) -> ViewerSource:
     """A source from ``{"kind": "nginx-rtmp", ...constructor arguments}``; bad input is a ConfigError."""
     if not isinstance(doc, Mapping):

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from backend import DebateStatus, ScheduledDebate
+from backend.viewers import FROM_DESTINATION, SourceField
 
 STATUS_COLOURS = {
     "pending": "#4c78a8", "running": "#f58518", "completed": "#54a24b", "failed": "#e45756",
@@ -120,3 +121,27 @@ def recording_rows(recordings: Iterable, zone: ZoneInfo) -> pd.DataFrame:
              "Duration": "—" if r.seconds is None else f"{int(r.seconds) // 60} min {int(r.seconds) % 60:02d} s",
              "Written": local_time(r.modified, zone)} for r in recordings]
     return pd.DataFrame(rows, columns=["File", "Size", "Duration", "Written"])
+
+
+SOURCE_LABELS = {"none": "None (shown as unknown)", "nginx-rtmp": "nginx-rtmp stat page", "mediamtx": "MediaMTX API",
+                 "youtube": "YouTube Data API", "twitch": "Twitch Helix API"}
+FIELD_LABELS = {"stat_url": "Stat page URL (rtmp_stat all)", "application": "Application", "stream": "Stream name",
+                "api_url": "API URL", "path": "Path", "video_id": "Video id", "api_key": "API key",
+                "base_url": "API base URL", "user_login": "Channel login", "client_id": "Client id",
+                "token": "OAuth token", "username": "Username", "password": "Password"}
+
+
+def source_field_view(kind: str, field: SourceField) -> tuple[str, str, str | None]:
+    """Label, placeholder and help of one viewer-source field in the form."""
+    label = FIELD_LABELS.get(field.name, field.name.replace("_", " ").capitalize())
+    if field.number:
+        return f"{label} (seconds)", "", None
+    label += "" if field.required else " (optional)"
+    if field.secret:
+        return label, "env:NAME or secret:NAME", ("A reference, never the value: env:NAME reads the environment, "
+                                                  "secret:NAME the app's secrets.")
+    if FROM_DESTINATION.get(kind) == field.name:
+        return label, "empty: this destination's stream key", (
+            "nginx-rtmp lists the stream under the key it was published with; leave this empty and the "
+            "destination's key is used without being written here.")
+    return label, f"default {field.default}" if field.default else "", None

@@ -1,6 +1,5 @@
 """Streams: destinations (add, test, enable, remove), live figures, the preview and the recordings."""
 
-import json
 from datetime import timedelta
 
 import streamlit as st
@@ -8,9 +7,10 @@ import streamlit as st
 from backend import ConfigError
 from backend.destinations import PLATFORM_PRESETS, StreamConfig, StreamPlatform, StreamQuality
 from backend.timeutil import resolve_zone
+from backend.viewers import VIEWER_SOURCES, source_doc_from_form, source_fields
 from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
-from dashboard.views import destination_rows, recording_rows
+from dashboard.views import SOURCE_LABELS, destination_rows, recording_rows, source_field_view
 
 supervisor = get_supervisor()
 zone = resolve_zone(supervisor.get_config().timezone)
@@ -76,11 +76,10 @@ if not can_control():
 destinations = destination_rows(supervisor.stream_destinations())
 if not destinations.empty and supervisor.broadcast is not None:
     labels = {row.Id: f"{row.Name} · {row.Platform}" for row in destinations.itertuples()}
-    with st.form("manage"):
-        chosen = st.selectbox("Destination", list(labels), format_func=labels.get)
-        b1, b2, b3, b4 = st.columns(4)
-        test, enable = b1.form_submit_button("Test"), b2.form_submit_button("Enable")
-        disable, remove = b3.form_submit_button("Disable"), b4.form_submit_button("Remove")
+    chosen = st.selectbox("Destination", list(labels), format_func=labels.get, key="chosen_destination")
+    b1, b2, b3, b4 = st.columns(4)
+    test, enable = b1.button("Test", width="stretch"), b2.button("Enable", width="stretch")
+    disable, remove = b3.button("Disable", width="stretch"), b4.button("Remove", width="stretch")
     try:
         if test:
             with st.spinner("Publishing a few seconds of test picture..."):
@@ -95,27 +94,34 @@ if not destinations.empty and supervisor.broadcast is not None:
     except ConfigError as exc:
         st.error(str(exc))
 
-    with st.expander("Viewer count source for the chosen destination"):
-        current = supervisor.viewer_source(chosen)
-        st.caption("Where the viewer count comes from; without one it is shown as unknown. Secrets only as "
-                   "env:NAME or secret:NAME. Examples: "
-                   '`{"kind": "nginx-rtmp", "stat_url": "http://127.0.0.1:8080/stat", "application": "live", '
-                   '"stream": "mystream"}` · `{"kind": "youtube", "video_id": "abc123", "api_key": "env:YOUTUBE_API_KEY"}`'
-                   ' · `{"kind": "twitch", "user_login": "mychannel", "client_id": "...", "token": "env:TWITCH_TOKEN"}`'
-                   ' · `{"kind": "mediamtx", "api_url": "http://127.0.0.1:9997", "path": "live"}`')
-        with st.form("viewer_source"):
-            text = st.text_area("Source (JSON; empty: none)", value=json.dumps(current) if current else "",
-                                key=f"viewer_source_{chosen}")
-            if st.form_submit_button("Save viewer source"):
-                try:
-                    doc = json.loads(text) if text.strip() else None
-                    supervisor.set_viewer_source(chosen, doc)
-                except json.JSONDecodeError as exc:
-                    st.error(f"the source must be a JSON object: {exc.msg} at character {exc.pos}")
-                except ConfigError as exc:
-                    st.error(str(exc))
-                else:
-                    done("success", "Viewer source saved." if doc else "Viewer source removed.")
+    st.markdown("**Viewer count** of the chosen destination")
+    current = supervisor.viewer_source(chosen) or {}
+    shown = next(d for d in supervisor.stream_destinations() if d["destination_id"] == chosen)
+    suggested = current.get("kind") or PLATFORM_PRESETS[StreamPlatform(shown["platform"])].viewer_source
+    st.caption("Where the viewer count comes from; without one it is shown as unknown."
+               + (f" Last reading: {shown['viewer_detail']}." if shown.get("viewer_detail") else ""))
+    kinds = ["none", *VIEWER_SOURCES]
+    kind = st.selectbox("Source", kinds, index=kinds.index(suggested) if suggested in kinds else 0,
+                        format_func=lambda k: SOURCE_LABELS.get(k, k), key=f"viewer_kind_{chosen}")
+    with st.form(f"viewer_source_{chosen}_{kind}"):
+        values = {}
+        for field in source_fields(kind) if kind != "none" else []:
+            value = current.get(field.name) if current.get("kind") == kind else None
+            label, placeholder, hint = source_field_view(kind, field)
+            if field.number:
+                values[field.name] = st.number_input(label, min_value=0.5, max_value=60.0,
+                                                     value=float(value or field.default), step=0.5)
+            else:
+                values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
+        if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
+            try:
+                doc = source_doc_from_form(kind, values) if kind != "none" else None
+                supervisor.set_viewer_source(chosen, doc)
+            except ConfigError as exc:
+                st.error(str(exc))
+            else:
+                st.success("Viewer source saved: the count is read every 30 s." if doc  # beside the button
+                           else "Viewer source removed: the count shows as unknown.")
 
 st.subheader("Add a destination")
 platforms = [p.value for p in StreamPlatform]

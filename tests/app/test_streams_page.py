@@ -90,3 +90,61 @@ def test_disable_enable_and_remove_a_destination(streams: AppTest, data_dir: Pat
     streams.run()
     assert Store(data_dir).destinations.all() == []
     assert "sk_kick" not in (data_dir / "keys.json").read_text()
+
+
+def open_viewer_source(at: AppTest, kind: str) -> AppTest:
+    next(s for s in at.selectbox if s.label == "Source").set_value(kind).run()
+    return at
+
+
+def save_viewer_source(at: AppTest, label: str = "Save viewer source", **fields: str) -> AppTest:
+    for name, value in fields.items():
+        next(t for t in at.text_input if t.label.startswith(name)).input(value)
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def test_a_viewer_source_is_set_up_with_a_form_per_kind_and_secrets_stay_references(
+        streams: AppTest, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    choose_platform(streams, "youtube")
+    fill(streams, name="Main", key="live_SECRET_0123456789abcdef")
+    source = next(s for s in streams.selectbox if s.label == "Source")
+    assert source.value == "youtube"  # the platform's own API is suggested
+    labels = [t.label for t in streams.text_input]
+    assert {"Video id", "API key", "API base URL (optional)"} <= set(labels), labels
+
+    save_viewer_source(streams, **{"Video id": "abc123def45", "API key": "AIza-PASTED-VALUE-123"})
+    errors = [e.value for e in streams.error]
+    assert errors == ["api_key must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; secrets are not "
+                      "stored in the destination"], errors
+    [doc] = Store(data_dir).destinations.all()
+    assert doc.get("viewer_source") is None and "AIza-PASTED" not in (data_dir / "state.json").read_text()
+
+    monkeypatch.setenv("YT_TEST_KEY", "AIza-REAL-VALUE-456")  # the reference is resolved when it is checked
+    save_viewer_source(streams, **{"Video id": "abc123def45", "API key": "env:YT_TEST_KEY"})
+    assert [s.value for s in streams.success] == ["Viewer source saved: the count is read every 30 s."]
+    [doc] = Store(data_dir).destinations.all()
+    assert doc["viewer_source"] == {"kind": "youtube", "video_id": "abc123def45", "api_key": "env:YT_TEST_KEY"}
+    assert "AIza-REAL" not in (data_dir / "state.json").read_text()
+
+
+def test_an_nginx_source_needs_no_stream_name_and_none_removes_it(streams: AppTest, data_dir: Path) -> None:
+    choose_platform(streams, "custom_rtmp")
+    fill(streams, name="Local", url="rtmp://127.0.0.1:1935/live", key="local-key-abcdef")
+    open_viewer_source(streams, "nginx-rtmp")
+    stream = next(t for t in streams.text_input if t.label.startswith("Stream name"))
+    assert stream.placeholder == "empty: this destination's stream key"
+    save_viewer_source(streams, **{"Stat page URL": "ftp://127.0.0.1/stat", "Application": "live"})
+    assert len(streams.error) == 1 and "stat_url" in streams.error[0].value
+    save_viewer_source(streams, **{"Stat page URL": "http://127.0.0.1:8080/stat", "Application": "live"})
+    assert not streams.error, [e.value for e in streams.error]
+    [doc] = Store(data_dir).destinations.all()
+    assert doc["viewer_source"] == {"kind": "nginx-rtmp", "stat_url": "http://127.0.0.1:8080/stat",
+                                    "application": "live"}
+    assert "local-key" not in repr(doc)
+
+    open_viewer_source(streams, "none")
+    save_viewer_source(streams, label="Remove viewer source")
+    assert [s.value for s in streams.success] == ["Viewer source removed: the count shows as unknown."]
+    [doc] = Store(data_dir).destinations.all()
+    assert doc["viewer_source"] is None

@@ -161,8 +161,9 @@ def test_viewer_counts_come_from_the_servers_statistics_and_secrets_are_never_st
     broadcast.streamer._tier_override = TINY
     destination = broadcast.save_destination(config(nginx, "watched"))
     stat_url = f"http://127.0.0.1:{nginx.http_port}/stat"
+    # No stream named: nginx lists the stream under the key it was published with, the destination's own.
     broadcast.set_viewer_source(destination.destination_id,
-                                {"kind": "nginx-rtmp", "stat_url": stat_url, "application": "live", "stream": "watched"})
+                                {"kind": "nginx-rtmp", "stat_url": stat_url, "application": "live"})
     with pytest.raises(ConfigError, match="api_key must be a reference"):
         broadcast.set_viewer_source(destination.destination_id,
                                     {"kind": "youtube", "video_id": "abc123def45", "api_key": "AIza-SECRET-123456"})

@@ -15,6 +15,7 @@ import pytest
 from backend.destinations import PLATFORM_PRESETS
 from backend.errors import ConfigError
 from backend.viewers import (
+    FROM_DESTINATION,
     VIEWER_SOURCES,
     MediaMTXPaths,
     NginxRtmpStats,
@@ -22,6 +23,8 @@ from backend.viewers import (
     ViewerReading,
     YouTubeLiveViewers,
     masked_name,
+    source_doc_from_form,
+    source_fields,
     source_from_doc,
 )
 
@@ -427,3 +430,41 @@ def test_source_from_doc_never_quotes_a_secret_value() -> None:
     with pytest.raises(ConfigError) as caught:
         source_from_doc({"kind": "youtube", "video_id": VIDEO_ID, "api_key": f"{YT_KEY} x"})
     assert YT_KEY not in str(caught.value)
+
+
+# ---- the form a page shows for a source ----------------------------------------------------------
+
+def test_a_sources_fields_come_from_its_constructor_with_secrets_and_numbers_marked() -> None:
+    fields = {f.name: f for f in source_fields("youtube")}
+    assert list(fields) == ["video_id", "api_key", "base_url", "timeout"]
+    assert fields["video_id"].required and not fields["video_id"].secret
+    assert fields["api_key"].required and fields["api_key"].secret
+    assert not fields["base_url"].required and fields["base_url"].default == "https://www.googleapis.com/youtube/v3"
+    assert fields["timeout"].number and fields["timeout"].default == 10.0
+    assert [f.name for f in source_fields("mediamtx") if f.secret] == ["password"]
+
+
+def test_nginx_rtmp_may_leave_the_stream_to_the_destination() -> None:
+    stream = next(f for f in source_fields("nginx-rtmp") if f.name == "stream")
+    assert not stream.required and FROM_DESTINATION["nginx-rtmp"] == "stream"
+    assert source_doc_from_form("nginx-rtmp", {"stat_url": " http://127.0.0.1:8080/stat ", "application": "live",
+                                               "stream": "", "timeout": 5.0}) == {
+        "kind": "nginx-rtmp", "stat_url": "http://127.0.0.1:8080/stat", "application": "live"}
+
+
+def test_a_form_keeps_only_what_differs_from_the_defaults() -> None:
+    doc = source_doc_from_form("twitch", {"user_login": "mychannel", "client_id": "abc", "token": "env:TWITCH_TOKEN",
+                                          "base_url": "", "timeout": 3})
+    assert doc == {"kind": "twitch", "user_login": "mychannel", "client_id": "abc", "token": "env:TWITCH_TOKEN",
+                   "timeout": 3.0}
+    assert source_from_doc({**doc, "token": "resolved"}).timeout == 3.0  # what it stores builds a source
+
+
+@pytest.mark.parametrize(("kind", "values", "message"), [
+    ("youtube", {"video_id": "abc123def45", "api_key": "  "}, "youtube viewer source needs api_key"),
+    ("twitch", {"user_login": "x", "client_id": "y", "token": "env:T", "timeout": "soon"}, "timeout must be a number"),
+    ("rumble", {}, "viewer source kind must be one of mediamtx, nginx-rtmp, twitch, youtube"),
+])
+def test_a_form_missing_what_a_source_needs_is_refused_by_name(kind: str, values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        source_doc_from_form(kind, values)
