@@ -559,8 +559,12 @@ class Supervisor:
     def recordings(self) -> list[Recording]:
         return self._broadcast().recordings()
 
+    def recording_path(self, name: str) -> Path:
+        """The file of one recording by name (no path tricks: a ConfigError for any other name)."""
+        return self._broadcast().recording_path(name)
+
     def recording_bytes(self, name: str) -> bytes:
-        return self._broadcast().recording_path(name).read_bytes()
+        return self.recording_path(name).read_bytes()
 
     def preview_jpeg(self) -> bytes | None:
         return self.broadcast.preview_jpeg() if self.broadcast is not None else None

@@ -8,6 +8,7 @@ from backend import ConfigError
 from backend.destinations import PLATFORM_PRESETS, StreamConfig, StreamPlatform, StreamQuality
 from backend.timeutil import resolve_zone
 from backend.viewers import VIEWER_SOURCES, source_doc_from_form, source_fields
+from dashboard import downloads
 from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
 from dashboard.views import SOURCE_LABELS, destination_rows, recording_rows, source_field_view
@@ -66,8 +67,12 @@ if supervisor.broadcast is not None:
     else:
         st.dataframe(recording_rows(recordings, zone), hide_index=True, width="stretch")
         pick = st.selectbox("Recording", [r.name for r in recordings], key="recording")
-        st.download_button("Download", data=lambda: supervisor.recording_bytes(pick), file_name=pick,
-                           mime="video/mp2t")
+        url = downloads.link(supervisor.recording_path(pick))
+        if url:  # server.py streams it from disk
+            st.link_button("Download", url, help="Streamed from disk; the link is valid for 10 minutes.")
+        else:  # streamlit run app.py: through the page, whole in memory
+            st.download_button("Download", data=lambda: supervisor.recording_bytes(pick), file_name=pick,
+                               mime="video/mp2t")
 
 if not can_control():
     st.caption(LOGIN_TO_CHANGE)

@@ -14,12 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from backend import media
 from backend.models import ScheduleConfig
 from backend.scheduler import CONFIG_KEY
 from backend.storage import Store
@@ -163,3 +166,49 @@ def test_an_operator_streams_a_debate_sees_an_alert_come_and_go_and_downloads_a_
         finally:
             browser.close()
             receiver.kill()
+
+
+def test_a_recording_downloads_from_disk_through_a_signed_link_that_cannot_be_bent(
+        app_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    recording = folder / "debate_20260101T030000_0123abcd-00000.ts"
+    subprocess.run([media.ffmpeg_binary(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                    "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts", str(recording)], check=True)
+    other = folder / "debate_20260101T040000_4567cdef-00000.ts"
+    other.write_bytes(recording.read_bytes()[:188 * 100])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        try:
+            page.goto(f"{app_url}/streams")
+            page.wait_for_selector("h1", timeout=60_000)
+            page.get_by_label("Recording", exact=True).click()
+            page.get_by_role("option", name=recording.name).click()
+            link = page.locator("[data-testid=stMain] a", has_text="Download").first
+            until(page, lambda: recording.name in (link.get_attribute("href") or ""), 20, "the chosen recording's link")
+            with page.expect_download() as download:
+                link.click()
+            assert download.value.suggested_filename == recording.name
+            assert Path(download.value.path()).read_bytes() == recording.read_bytes()
+            href = urllib.parse.urljoin(page.url, link.get_attribute("href"))
+        finally:
+            browser.close()
+
+    def status(url: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return answer.status, ""
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    token = href.split("token=", 1)[1]
+    bent = [href.replace(recording.name, other.name),  # another file under the same token
+            href.replace(recording.name, "..%2F..%2Fkeys.json"),  # a path trick
+            f"{href[:-4]}{'A' if href[-4] != 'A' else 'B'}{href[-3:]}",  # a forged signature
+            href.split("?")[0]]  # no token at all
+    for url in bent:
+        code, text = status(url)
+        assert code in (400, 403, 404), (url, code)
+        assert "keys" not in text and KEY not in text
+    assert token and status(href)[0] == 200  # the genuine link still works
