@@ -49,7 +49,8 @@ class Broadcast:
                  secrets: Mapping[str, str] | None = None, encode_preset: str = "veryfast",
                  min_free_mb: int = 1024, on_problem: Callable[[str, str], None] | None = None,
                  between: str = "stop", next_up: Callable[[], str] = lambda: "",
-                 on_recovered: Callable[[str, str], None] | None = None) -> None:
+                 on_recovered: Callable[[str, str], None] | None = None,
+                 clock_zone: Callable[[], str | None] = lambda: None) -> None:
         if between not in BETWEEN_MODES:
             raise ConfigError(f"between debates must be one of {', '.join(BETWEEN_MODES)}, got {between!r}")
         self.between, self._next_up = between, next_up
@@ -67,7 +68,8 @@ class Broadcast:
         self.speaker = speech.Speaker(engine, speech.AudioFeed()) if engine else None
         self.streamer = MultiPlatformStreamer(scene_dir=data_dir / "scene", env=env, secrets=secrets,
                                               encode_preset=encode_preset, preview_path=self.preview_path,
-                                              owner=owner, audio=self.speaker.feed if self.speaker else None)
+                                              owner=owner, audio=self.speaker.feed if self.speaker else None,
+                                              clock_zone=clock_zone)
         self.problems: list[str] = list(self.keys.problems)
         self.bitrate = AdaptiveBitrateManager()
         self.viewer_readings: dict[str, ViewerReading] = {}

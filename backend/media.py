@@ -82,7 +82,7 @@ def _drawtext(textfile: Path, font: str | None, size: int, x: str, y: str, colou
 
 
 def _clock(font: str | None, size: int, x: str, y: str) -> str:
-    """The machine's local date and time, drawn by ffmpeg itself on every frame."""
+    """The date and time, drawn by ffmpeg itself on every frame, in the zone of its ``TZ``."""
     options = ["text=%{localtime}", f"fontsize={size}", "fontcolor=0xb0b8c8", f"x={x}", f"y={y}"]
     if font:
         options.insert(0, f"fontfile={_escape_filter_value(font)}")
@@ -191,13 +191,15 @@ def probe_publish_args(binary: str, url: str, seconds: int, playpath: str | None
 OWNER_VARIABLE = "AI_COUNCIL_FFMPEG_OWNER"
 
 
-def spawn(args: Sequence[str], owner: str | None = None) -> subprocess.Popen[bytes]:
+def spawn(args: Sequence[str], owner: str | None = None, tz: str | None = None) -> subprocess.Popen[bytes]:
     """The one place that starts ffmpeg: its own process group, pipes for data, progress and errors.
 
     ``owner`` (the data directory) is put in the child's environment, so that a later start can
-    find and end what a crashed process left running (``end_leftovers``).
+    find and end what a crashed process left running (``end_leftovers``); ``tz`` (a POSIX rule,
+    see ``timeutil.posix_tz``) is the zone of the on-screen clock.
     """
-    env = {**os.environ, OWNER_VARIABLE: owner} if owner else None
+    extra = {**({OWNER_VARIABLE: owner} if owner else {}), **({"TZ": tz} if tz else {})}
+    env = {**os.environ, **extra} if extra else None
     return subprocess.Popen(
         list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True, bufsize=0, env=env)

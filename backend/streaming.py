@@ -31,6 +31,7 @@ from . import media, speech
 from .speech import AudioFeed
 from .destinations import QUALITY_PRESETS, StreamConfig, StreamPlatform, StreamQuality, mask_in_text
 from .errors import ConfigError
+from .timeutil import posix_tz
 
 log = logging.getLogger(__name__)
 
@@ -371,8 +372,8 @@ class Encoder:
     """One ffmpeg rendering the scene for one quality tier; its output goes to every consumer."""
 
     def __init__(self, tier: StreamQuality, args: list[str], retry_cap: float = 10.0,
-                 owner: str | None = None, audio: AudioFeed | None = None) -> None:
-        self.tier, self._owner, self._audio = tier, owner, audio
+                 owner: str | None = None, audio: AudioFeed | None = None, tz: str | None = None) -> None:
+        self.tier, self._owner, self._audio, self.tz = tier, owner, audio, tz
         self._args = args
         self._consumers: tuple[Consumer, ...] = ()
         self._gop: list[bytes] = []
@@ -417,7 +418,7 @@ class Encoder:
     def _supervise(self) -> None:
         rng = random.Random()
         while not self._stop.is_set():
-            self._process = media.spawn(self._args, self._owner)
+            self._process = media.spawn(self._args, self._owner, self.tz)
             helpers = [threading.Thread(target=self._read_errors, args=(self._process,), daemon=True)]
             if self._audio is not None:
                 helpers.append(threading.Thread(target=self._feed_audio, args=(self._process, self._audio),
@@ -552,8 +553,10 @@ class MultiPlatformStreamer:
         preview_path: Path | None = None,
         owner: str | None = None,
         audio: AudioFeed | None = None,
+        clock_zone: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.audio = audio  # None: a quiet tone bed instead of speech
+        self._clock_zone = clock_zone  # the IANA zone of the on-screen clock (None: the machine's)
         self.preview_path = preview_path
         self._preview: Consumer | None = None
         self.destinations: dict[str, StreamDestination] = {}
@@ -681,7 +684,9 @@ class MultiPlatformStreamer:
         if encoder is None:
             args = media.encoder_args(media.ffmpeg_binary(self._env), self._scene_dir, self._settings(tier),
                                       media.font_file(self._env), "speech" if self.audio else "tone")
-            encoder = self._encoders[tier] = Encoder(tier, args, owner=self._policy.owner, audio=self.audio)
+            zone = self._clock_zone()
+            encoder = self._encoders[tier] = Encoder(tier, args, owner=self._policy.owner, audio=self.audio,
+                                                     tz=posix_tz(zone) if zone else None)
             encoder.start()
         return encoder
 

@@ -155,7 +155,8 @@ class Supervisor:
                 on_problem=lambda condition, message: self.raise_alert(
                     "recording" if condition == "disk_full" else "streaming", condition, "error", message),
                 between=self.settings.between_debates, next_up=self.next_up,
-                on_recovered=lambda condition, message: self.clear_alert("recording", condition, message))
+                on_recovered=lambda condition, message: self.clear_alert("recording", condition, message),
+                clock_zone=self.clock_zone)
             for problem in self.broadcast.problems:
                 self.raise_alert("streaming", "destinations", "error", problem)
         self.scheduler = EventTriggeredScheduler(
@@ -568,6 +569,13 @@ class Supervisor:
 
     def preview_jpeg(self) -> bytes | None:
         return self.broadcast.preview_jpeg() if self.broadcast is not None else None
+
+    def clock_zone(self) -> str | None:
+        """The IANA zone of the on-screen clock: the schedule's (None: the machine's)."""
+        try:
+            return resolve_zone(self.get_config().timezone).key
+        except ConfigError:
+            return None
 
     def next_up(self) -> str:
         """The slate's words: the next debate and its local time."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import time
+import zoneinfo
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,6 +71,35 @@ def machine_zone_name() -> str:
         return tzlocal.get_localzone_name() or "UTC"
     except Exception:  # tzlocal raises a variety of errors on odd systems; UTC is a safe answer
         return "UTC"
+
+
+def posix_tz(zone_name: str) -> str | None:
+    """The POSIX ``TZ`` rule of an IANA zone, e.g. ``EST5EDT,M3.2.0,M11.1.0`` for America/New_York:
+    the footer of its TZif file, from the system's zone files or else the tzdata package (where
+    zoneinfo looks too). A child process given it as ``TZ`` (ffmpeg's on-screen clock) shows that
+    zone's time without needing zone files of its own; None when the zone has no such rule."""
+    data = None
+    parts = zone_name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    for folder in zoneinfo.TZPATH:
+        candidate = Path(folder, *parts)
+        if candidate.is_file():
+            data = candidate.read_bytes()
+            break
+    if data is None:
+        try:
+            data = importlib.resources.files("tzdata.zoneinfo").joinpath(*parts).read_bytes()
+        except (ModuleNotFoundError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+    if not data.startswith(b"TZif") or data[4:5] < b"2":  # version 1 files have no footer
+        return None
+    footer = data.rstrip(b"\n").rpartition(b"\n")[2]
+    try:
+        rule = footer.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return rule if rule and rule.isprintable() else None
 
 
 def resolve_zone(name: str | None) -> ZoneInfo:

@@ -16,6 +16,7 @@ import pytest
 from backend import media
 from backend.destinations import StreamConfig, StreamPlatform, StreamQuality
 from backend.streaming import MultiPlatformStreamer, StreamStatus
+from backend.timeutil import posix_tz
 from tests.conftest import wait_for
 
 FFMPEG = media.ffmpeg_binary()
@@ -302,3 +303,34 @@ def test_each_turn_is_spoken_into_the_broadcast_when_espeak_ng_is_present(tmp_pa
 
     levels = [loudness(second) for second in range(0, int(probe(segment)["seconds"]))]
     assert min(levels[:2]) < -60 and max(levels) > -40, levels  # silence first, then the voice
+
+
+def _frame(text: str, tz: str | None) -> bytes:
+    """One grey frame with ``text`` drawn by the bundled ffmpeg, started the way encoders are."""
+    font = media.font_file({})
+    draw = f"drawtext=text='{text}':fontsize=20:fontcolor=white" + (f":fontfile={font}" if font else "")
+    process = media.spawn([media.ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                           "color=size=320x60:rate=1", "-frames:v", "1", "-vf", draw, "-f", "rawvideo",
+                           "-pix_fmt", "gray", "-"], tz=tz)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and len(out) == 320 * 60
+    return out
+
+
+def test_the_scene_clock_shows_the_schedules_zone_whatever_the_machines(tmp_path: Path) -> None:
+    # ffmpeg formats the epoch in the TZ it was started with: Kolkata's rule is UTC + 5:30.
+    kolkata = posix_tz("Asia/Kolkata")
+    assert _frame(r"%{pts\:localtime\:0}", kolkata) == _frame(r"%{pts\:gmtime\:19800}", None)
+    assert _frame(r"%{pts\:localtime\:0}", "UTC0") != _frame(r"%{pts\:localtime\:0}", kolkata)
+
+    # The streamer starts its encoder with the zone it is told, read when the encoder starts.
+    made = MultiPlatformStreamer(scene_dir=tmp_path / "scene", tier_override=TINY, clock_zone=lambda: "Asia/Kolkata",
+                                 preview_path=tmp_path / "preview" / "preview.jpg")
+    made.add_destination(StreamConfig(platform=StreamPlatform.LOCAL_PREVIEW))
+    try:
+        made.start()
+        wait_for(lambda: [p for p in ffmpeg_children() if "lavfi" in p.cmdline()], 20, "the encoder")
+        [encoder] = [p for p in ffmpeg_children() if "lavfi" in p.cmdline()]
+        assert encoder.environ().get("TZ") == "IST-5:30"
+    finally:
+        made.stop()

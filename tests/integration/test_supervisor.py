@@ -296,3 +296,10 @@ def test_health_checks_run_on_the_supervisors_schedule_and_failures_become_alert
         assert samples[-1]["up.database"] == 1 and "msg.database" not in samples[-1]
     finally:
         supervisor.stop()
+
+
+def test_the_on_screen_clock_follows_the_schedules_zone(supervisor: Supervisor) -> None:
+    supervisor.update_config({"timezone": "Asia/Kolkata"})
+    assert supervisor.clock_zone() == "Asia/Kolkata"
+    supervisor.update_config({"timezone": "America/New_York"})  # read again when an encoder starts
+    assert supervisor.clock_zone() == "America/New_York"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
 
 from backend.__main__ import clock_of, parse_args
 from backend.errors import ConfigError
-from backend.timeutil import UTC, FastClock, real_seconds, utc_now
+from backend.timeutil import UTC, FastClock, posix_tz, real_seconds, utc_now
 
 START = datetime(2026, 6, 15, tzinfo=UTC)
 
@@ -65,3 +66,23 @@ def test_the_scheduler_check_judges_a_rehearsal_loop_by_real_seconds() -> None:
     age = _tick_age(supervisor, clock())  # type: ignore[arg-type]
     assert age == 1.5
     assert tick_finding(age, 120)[1] == "loop alive, last tick 1.5 s ago (limit 120 s)"
+
+
+@pytest.mark.parametrize(("zone", "rule"), [
+    ("America/New_York", "EST5EDT,M3.2.0,M11.1.0"),
+    ("Europe/Berlin", "CET-1CEST,M3.5.0,M10.5.0/3"),
+    ("Asia/Kolkata", "IST-5:30"),
+    ("UTC", "UTC0"),
+])
+def test_a_zone_gives_its_posix_rule(zone: str, rule: str) -> None:
+    assert posix_tz(zone) == rule
+
+
+def test_the_rule_comes_from_the_tzdata_package_without_system_zone_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zoneinfo, "TZPATH", ())  # a slim container: no /usr/share/zoneinfo
+    assert posix_tz("America/New_York") == "EST5EDT,M3.2.0,M11.1.0"
+
+
+@pytest.mark.parametrize("zone", ["Nowhere/Atlantis", "Europe", "../../etc/passwd", "Europe/../UTC", ""])
+def test_no_rule_for_what_is_not_a_zone(zone: str) -> None:
+    assert posix_tz(zone) is None
