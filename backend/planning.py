@@ -10,6 +10,7 @@ one that exists twice on a fall-back day runs once, at its first).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections import Counter
@@ -73,6 +74,18 @@ def local_datetime(day: date, hour: int, zone: ZoneInfo, minute: int = 0) -> dat
     that a spring-forward day skips forward by the length of the gap (02:30 -> 03:30).
     """
     return datetime.combine(day, time(hour, minute)).replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def steady_midnight(day: date, zone: ZoneInfo) -> datetime | None:
+    """The instant of the day's local midnight when the clock does not change that day (all but a
+    couple of days a year), so that any time of the day is that plus its hours and minutes; None
+    on a day with a change (then ``local_datetime`` places each time)."""
+    midnight = datetime.combine(day, time.min)
+    offset = midnight.replace(tzinfo=zone).utcoffset()
+    following = datetime.combine(day + timedelta(days=1), time.min).replace(tzinfo=zone).utcoffset()
+    if offset is None or following != offset:
+        return None
+    return midnight.replace(tzinfo=UTC) - offset
 
 
 def local_day(moment: datetime, zone: ZoneInfo) -> date:
@@ -140,13 +153,16 @@ def cron_candidates(config: ScheduleConfig, zone: ZoneInfo, start: datetime) -> 
     assert config.cron_expression
     parsed = CronSim(config.cron_expression, datetime(2000, 1, 1))
     times_of_day = sorted(itertools.product(parsed.hours, parsed.minutes))
+    after_midnight = [timedelta(hours=hour, minutes=minute) for hour, minute in times_of_day]
     reason = f"cron '{config.cron_expression}'"
     day, last = local_day(start, zone), start - timedelta(microseconds=1)
     while True:
         # CronSim yields times strictly after its start: begin a second before the day.
         day = next(CronSim(config.cron_expression, datetime.combine(day, time.min) - timedelta(seconds=1))).date()
-        for hour, minute in times_of_day:
-            moment = local_datetime(day, hour, zone, minute)
+        midnight = steady_midnight(day, zone)
+        moments = ([local_datetime(day, hour, zone, minute) for hour, minute in times_of_day] if midnight is None
+                   else [midnight + delta for delta in after_midnight])
+        for moment in moments:
             if moment > last:  # skips the past and a wall time shifted onto a later one (DST)
                 last = moment
                 yield Slot(moment, "cron", reason)
@@ -375,18 +391,34 @@ class Occupancy:
             return self.times[high - 1]
         return None
 
-    def add(self, moment: datetime) -> None:
+    def add(self, moment: datetime, day: date | None = None) -> None:
         bisect.insort(self.times, moment)
-        self.per_day[local_day(moment, self.zone)] += 1
+        self.per_day[local_day(moment, self.zone) if day is None else day] += 1
+
+    def take_if_fits(self, moment: datetime, config: ScheduleConfig) -> bool:
+        """``fits`` then ``add``, with the local time worked out once (planning a year calls it a lot)."""
+        local = moment.astimezone(self.zone)
+        if not _fits_local(moment, local, config, self):
+            return False
+        self.add(moment, local.date())
+        return True
 
 
-def fits(moment: datetime, config: ScheduleConfig, occupied: Occupancy) -> bool:
-    local = moment.astimezone(occupied.zone)
+def _fits_local(moment: datetime, local: datetime, config: ScheduleConfig, occupied: Occupancy) -> bool:
     return (
         not is_quiet_hour(local.hour, config)
         and occupied.per_day[local.date()] < config.max_debates_per_day
-        and occupied.conflict(moment, timedelta(minutes=config.min_interval_minutes)) is None
+        and occupied.conflict(moment, _minutes(config.min_interval_minutes)) is None
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _minutes(count: int) -> timedelta:
+    return timedelta(minutes=count)
+
+
+def fits(moment: datetime, config: ScheduleConfig, occupied: Occupancy) -> bool:
+    return _fits_local(moment, moment.astimezone(occupied.zone), config, occupied)
 
 
 def plan_slots(
@@ -417,8 +449,7 @@ def plan_slots(
                 per_weekday[weekday] = len(explain_adaptive(engagement, config, weekday))
             if occupied.day_count(slot.time) >= per_weekday[weekday]:
                 continue
-        if fits(slot.time, config, occupied):
-            occupied.add(slot.time)
+        if occupied.take_if_fits(slot.time, config):
             planned.append(slot)
     return planned
 

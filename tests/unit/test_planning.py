@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.engagement import SlotStats, learn, to_engagement
 from backend.models import ScheduleConfig
@@ -22,6 +24,7 @@ from backend.planning import (
     next_good_slot,
     plan_slots,
     retry_delay,
+    steady_midnight,
 )
 from backend.timeutil import UTC, resolve_zone
 
@@ -420,3 +423,29 @@ def test_replanning_with_new_data_does_not_add_debates_to_a_day() -> None:
     assert set(per_day.values()) == {5}  # without the day's budget: 5 to 10 as the learned hours moved
     last_week = [moment.astimezone(BERLIN) for moment in plan if now - timedelta(days=7) <= moment < now]
     assert sum(local.hour == 20 for local in last_week) == 7
+
+
+# Zones with clock changes at odd hours: at midnight (Santiago, Havana, Beirut), at 02:00 (New York,
+# Lord Howe's half hour), none (Kolkata), and Samoa, which skipped a whole day in 2011.
+ODD_ZONES = ["America/Santiago", "America/Havana", "Asia/Beirut", "America/New_York", "Australia/Lord_Howe",
+             "Asia/Kolkata", "Pacific/Apia", "Europe/Dublin", "Africa/Casablanca"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(zone=st.sampled_from(ODD_ZONES), day=st.dates(date(2005, 1, 1), date(2035, 12, 31)),
+       hour=st.integers(0, 23), minute=st.integers(0, 59))
+def test_the_steady_midnight_shortcut_places_every_time_as_local_datetime_does(
+        zone: str, day: date, hour: int, minute: int) -> None:
+    tz = ZoneInfo(zone)
+    midnight = steady_midnight(day, tz)
+    if midnight is not None:
+        assert midnight + timedelta(hours=hour, minutes=minute) == local_datetime(day, hour, tz, minute)
+
+
+def test_every_change_day_of_a_zone_is_left_to_local_datetime() -> None:
+    tz = ZoneInfo("America/New_York")
+    assert steady_midnight(date(2026, 3, 8), tz) is None and steady_midnight(date(2026, 11, 1), tz) is None
+    assert steady_midnight(date(2026, 3, 7), tz) == datetime(2026, 3, 7, 5, tzinfo=UTC)
+    assert steady_midnight(date(2026, 3, 9), tz) == datetime(2026, 3, 9, 4, tzinfo=UTC)
+    changes = [d for d in (date(2026, 1, 1) + timedelta(days=n) for n in range(365)) if steady_midnight(d, tz) is None]
+    assert changes == [date(2026, 3, 8), date(2026, 11, 1)]
