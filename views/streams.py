@@ -114,8 +114,8 @@ if not destinations.empty and supervisor.broadcast is not None:
             value = current.get(field.name) if current.get("kind") == kind else None
             label, placeholder, hint = source_field_view(kind, field)
             if field.number:
-                values[field.name] = st.number_input(label, min_value=0.5, max_value=60.0,
-                                                     value=float(value or field.default), step=0.5)
+                values[field.name] = st.number_input(label, min_value=0.5, max_value=60.0, step=0.5,
+                                                     value=min(60.0, max(0.5, float(value or field.default))))
             else:
                 values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
         if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
