@@ -7,7 +7,7 @@ import streamlit as st
 from backend import ConfigError
 from backend.destinations import PLATFORM_PRESETS, StreamConfig, StreamPlatform, StreamQuality
 from backend.timeutil import resolve_zone
-from backend.viewers import VIEWER_SOURCES, source_doc_from_form, source_fields
+from backend.viewers import MAX_TIMEOUT_SECONDS, VIEWER_SOURCES, source_doc_from_form, source_fields
 from dashboard import downloads
 from dashboard.access import LOGIN_TO_CHANGE, can_control
 from dashboard.runtime import get_supervisor
@@ -114,8 +114,8 @@ if not destinations.empty and supervisor.broadcast is not None:
             value = current.get(field.name) if current.get("kind") == kind else None
             label, placeholder, hint = source_field_view(kind, field)
             if field.number:
-                values[field.name] = st.number_input(label, min_value=0.5, max_value=60.0, step=0.5,
-                                                     value=min(60.0, max(0.5, float(value or field.default))))
+                values[field.name] = st.number_input(label, min_value=0.5, max_value=MAX_TIMEOUT_SECONDS, step=0.5,
+                                                     value=min(MAX_TIMEOUT_SECONDS, max(0.5, float(value or field.default))))
             else:
                 values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
         if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
