@@ -114,8 +114,9 @@ if not destinations.empty and supervisor.broadcast is not None:
             value = current.get(field.name) if current.get("kind") == kind else None
             label, placeholder, hint = source_field_view(kind, field)
             if field.number:
+                seconds = min(MAX_TIMEOUT_SECONDS, max(0.5, float(value or field.default)))
                 values[field.name] = st.number_input(label, min_value=0.5, max_value=MAX_TIMEOUT_SECONDS, step=0.5,
-                                                     value=min(MAX_TIMEOUT_SECONDS, max(0.5, float(value or field.default))))
+                                                     value=seconds)
             else:
                 values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
         if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
