@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("bench_store.py", "bench_scheduler.py", "bench_streaming.py", "bench_monitoring.py",
+SCRIPTS = ("bench_store.py", "bench_scheduler.py", "bench_streaming.py", "bench_downloads.py", "bench_monitoring.py",
            "bench_analytics.py", "bench_pages.py")
 
 
