@@ -17,14 +17,21 @@ supervisor = get_supervisor()
 zone = resolve_zone(supervisor.get_config().timezone)
 st.title("Streams")
 
-if flash := st.session_state.pop("streams_flash", None):
-    kind, message = flash
-    (st.error if kind == "error" else st.success)(message)
+# What the last action did, said where it was done (the page is long: the top may be out of view).
+note = st.session_state.pop("streams_flash", None)
 
 
-def done(kind: str, message: str) -> None:
-    st.session_state["streams_flash"] = (kind, message)
+def done(kind: str, message: str, where: str) -> None:
+    st.session_state["streams_flash"] = (where, kind, message)
     st.rerun()
+
+
+def say(*places: str) -> None:
+    """The note, once, if it was made in one of these places."""
+    global note
+    if note is not None and note[0] in places:
+        (st.error if note[1] == "error" else st.success)(note[2])
+        note = None
 
 
 if supervisor.broadcast is None:
@@ -89,15 +96,16 @@ if not destinations.empty and supervisor.broadcast is not None:
         if test:
             with st.spinner("Publishing a few seconds of test picture..."):
                 ok, message = supervisor.test_destination(chosen)
-            done("success" if ok else "error", message)
+            done("success" if ok else "error", message, "manage")
         elif enable or disable:
             supervisor.set_destination_enabled(chosen, bool(enable))
-            done("success", f"{labels[chosen]} {'enabled' if enable else 'disabled'}.")
+            done("success", f"{labels[chosen]} {'enabled' if enable else 'disabled'}.", "manage")
         elif remove:
             supervisor.remove_destination(chosen)
-            done("success", f"{labels[chosen]} removed, with its stored key.")
+            done("success", f"{labels[chosen]} removed, with its stored key.", "manage")
     except ConfigError as exc:
         st.error(str(exc))
+    say("manage")
 
     st.markdown("**Viewer count** of the chosen destination")
     current = supervisor.viewer_source(chosen) or {}
@@ -129,6 +137,7 @@ if not destinations.empty and supervisor.broadcast is not None:
                 st.success("Viewer source saved: the count is read every 30 s." if doc  # beside the button
                            else "Viewer source removed: the count shows as unknown.")
 
+say("add", "manage")  # a saved destination; or a removal whose section is gone with the last destination
 st.subheader("Add a destination")
 platforms = [p.value for p in StreamPlatform]
 platform = StreamPlatform(st.selectbox("Platform", platforms, format_func=lambda v: PLATFORM_PRESETS[
@@ -160,4 +169,4 @@ with st.form(f"add_destination_{form_round}"):
             for widget in [k for k in st.session_state if str(k).startswith("new_") and str(k).endswith(suffix)]:
                 del st.session_state[widget]
             st.session_state["add_destination_round"] = form_round + 1
-            done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).")
+            done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).", "add")
