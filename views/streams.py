@@ -87,7 +87,8 @@ if not can_control():
 
 destinations = destination_rows(supervisor.stream_destinations())
 if not destinations.empty and supervisor.broadcast is not None:
-    labels = {row.Id: f"{row.Name} · {row.Platform}" for row in destinations.itertuples()}
+    labels = {row.Id: row.Name if row.Name == row.Platform else f"{row.Name} · {row.Platform}"
+              for row in destinations.itertuples()}
     chosen = st.selectbox("Destination", list(labels), format_func=labels.get, key="chosen_destination")
     b1, b2, b3, b4 = st.columns(4)
     test, enable = b1.button("Test", width="stretch"), b2.button("Enable", width="stretch")

@@ -90,7 +90,7 @@ def test_disable_enable_and_remove_a_destination(streams: AppTest, data_dir: Pat
     streams.run()
     assert Store(data_dir).destinations.all() == []
     # Said although the section it was done in went with the last destination.
-    assert [s.value for s in streams.success] == ["Kick · Kick removed, with its stored key."]
+    assert [s.value for s in streams.success] == ["Kick removed, with its stored key."]
     assert "sk_kick" not in (data_dir / "keys.json").read_text()
 
 
