@@ -42,6 +42,22 @@ class Recording:
     seconds: float | None  # how long it plays; None while unknown (only the newest are measured)
 
 
+def check_viewer_source(doc: Mapping[str, Any]) -> None:
+    """A viewer source as it may be stored: secrets only as references, every other argument
+    valid (checked with stand-ins for what only the backend's process can resolve)."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"a viewer source must be an object with a kind, got {type(doc).__name__}")
+    for name in SECRET_ARGUMENTS:
+        if name in doc and not (isinstance(doc[name], str) and is_key_reference(doc[name])):
+            raise ConfigError(f"{name} must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; "
+                              "secrets are not stored in the destination")
+    stand_in = {name: "stand-in" if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
+    implied = FROM_DESTINATION.get(str(doc.get("kind")))
+    if implied and not stand_in.get(implied):
+        stand_in[implied] = "stand-in"
+    source_from_doc(stand_in)
+
+
 class Broadcast:
     """Destinations, the streamer, the recording and the preview, driven by the debates."""
 
@@ -203,12 +219,16 @@ class Broadcast:
             raise ConfigError(f"no destination with id {destination_id!r}")
         return destination.config
 
-    def _load(self, doc: dict[str, Any]) -> None:
+    def config_of(self, doc: Mapping[str, Any]) -> StreamConfig:
+        """A destination from its stored (or queued) document, its key from the key file."""
         values = {k: v for k, v in doc.items() if k not in {"key_in_keystore", "viewer_source"}}
         if doc.get("key_in_keystore"):
-            values["stream_key"] = self.keys.get(doc["destination_id"]) or ""
+            values["stream_key"] = self.keys.get(str(doc.get("destination_id"))) or ""
+        return StreamConfig.from_doc(values)
+
+    def _load(self, doc: dict[str, Any]) -> None:
         try:
-            self.streamer.add_destination(StreamConfig.from_doc(values))
+            self.streamer.add_destination(self.config_of(doc))
         except ConfigError as exc:
             self.problems.append(f"destination {doc.get('destination_id')!r} could not be loaded: {exc}")
 
@@ -221,10 +241,7 @@ class Broadcast:
         if stored is None:
             raise ConfigError(f"no destination with id {destination_id!r}")
         if doc is not None:
-            for name in SECRET_ARGUMENTS:
-                if name in doc and not (isinstance(doc[name], str) and is_key_reference(doc[name])):
-                    raise ConfigError(f"{name} must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; "
-                                      "secrets are not stored in the destination")
+            check_viewer_source(doc)
             self._viewer_source(destination_id, doc)  # validates, with the references resolved
         self._store.destinations.upsert({**stored, "viewer_source": doc})
         self.viewer_readings.pop(destination_id, None)

@@ -7,6 +7,7 @@ Only ``to_doc`` (for the key-protected store) and ``publish_url`` (for ffmpeg's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,8 +17,10 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 from urllib.parse import quote, urlsplit
+
+from filelock import FileLock
 
 from .debates import mask_secret
 from .errors import ConfigError, StoreError
@@ -531,9 +534,16 @@ class KeyStore:
     def get(self, destination_id: str) -> str | None:
         return self._read().get(destination_id)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One read-modify-write at a time, across threads and processes (a dashboard beside the
+        backend adds keys to the same file)."""
+        with self._lock, FileLock(f"{self.path}.lock", timeout=10):
+            yield
+
     def set(self, destination_id: str, key: str) -> None:
         self._check_entry(destination_id, key)
-        with self._lock:
+        with self._locked():
             keys = self._read()
             keys[destination_id] = key
             self._write(keys)
@@ -547,7 +557,7 @@ class KeyStore:
 
     def delete(self, destination_id: str) -> bool:
         """Forget a key; False when there was none."""
-        with self._lock:
+        with self._locked():
             keys = self._read()
             if keys.pop(destination_id, None) is None:
                 return False

@@ -42,6 +42,7 @@ from .timeutil import UTC, ensure_utc, from_iso, to_iso, utc_now
 STATE_FILE = "state.json"
 LOCK_TIMEOUT_SECONDS = 30.0
 TEMP_SUFFIX = ".tmp"
+TEMP_FILE_AGE_SECONDS = 60  # a temp file older than this is a crashed write's leftover
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -318,10 +319,23 @@ class _DiskFiles:
         return sum(_file_size(Path(folder) / name) for folder, _, names in os.walk(path) for name in names)
 
     def remove_temp_files(self) -> None:
-        """Temp files left by a process killed mid-write; only safe while holding the lock file."""
+        """Temp files left by a process killed mid-write; only safe while holding the lock file.
+
+        The store writes its own files (state.json, the partitions in the folders) under that lock,
+        so their temp files are leftovers. The other files at the top (the key file, the notifier
+        URLs) are written under locks of their own, by a dashboard beside the backend too: a temp
+        file of theirs may be a write in flight, so it goes only once it is old.
+        """
+        cutoff = time.time() - TEMP_FILE_AGE_SECONDS
         for folder, _, names in os.walk(self.root):
             for name in filter(_is_temp_name, names):
-                (Path(folder) / name).unlink(missing_ok=True)
+                path = Path(folder) / name
+                try:
+                    if (path.parent != self.root or name.startswith(f".{STATE_FILE}.")
+                            or path.stat().st_mtime < cutoff):
+                        path.unlink(missing_ok=True)
+                except FileNotFoundError:  # its write has just finished
+                    continue
 
 
 class _MemoryFiles:

@@ -24,12 +24,12 @@ from filelock import FileLock, Timeout
 from .alertbook import AlertBook, silence_from_doc, silence_to_doc, window_from_doc, window_to_doc
 from .alerting import AlertRule, MaintenanceWindow, Notification, Silence
 from .analytics import AnalyticsDashboard, DebateMetrics, StreamingMetrics, sample_system
-from .broadcast import Broadcast, Recording
+from .broadcast import Broadcast, Recording, check_viewer_source
 from .checks import Thresholds, check_urls, predefined_checks
 from .collect import debate_doc, stream_docs
 from .config import Settings, load_settings
 from .engagement import baseline, debate_engagement, learn
-from .destinations import QUALITY_PRESETS, StreamConfig
+from .destinations import QUALITY_PRESETS, KeyStore, StreamConfig, is_key_reference
 from .debates import DebateRunner, Turn, runner_from_settings
 from .errors import ConfigError, CouncilError
 from .events import DirectoryWatcher, EventInbox, event_from_dict
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 ALERT_ACTIONS = ("acknowledge_alert", "resolve_alert", "silence", "maintenance", "remove_hold", "alert_rule",
                  "thresholds", "api_urls")
+DESTINATION_ACTIONS = ("save_destination", "remove_destination", "destination_enabled", "viewer_source")
+VIEWER_METRICS_AGE = timedelta(seconds=30)  # a viewer shows the owner's stream sample while this fresh
 KEEP_FINISHED = timedelta(hours=48)  # finished debates stay in the live schedule this long
 FIRST_RUN_KEY = "first_run_at"
 
@@ -338,8 +340,10 @@ class Supervisor:
             return scheduler.update_config(ScheduleConfig.from_doc(command["config"]))
         if action in ALERT_ACTIONS:
             return self._apply_alert_command(action, command)
+        if action in DESTINATION_ACTIONS:
+            return self._apply_destination_command(action, command)
         raise ConfigError(f"unknown command {action!r}; valid: run_now, schedule, cancel, event, config, "
-                          f"{', '.join(ALERT_ACTIONS)}")
+                          f"{', '.join(ALERT_ACTIONS + DESTINATION_ACTIONS)}")
 
     def _apply_alert_command(self, action: str, command: dict[str, Any]) -> Any:
         book = self.book
@@ -524,32 +528,82 @@ class Supervisor:
         return self.broadcast
 
     def stream_destinations(self) -> list[dict[str, Any]]:
-        """Every destination as a page may show it (key masked), with live metrics in the owner."""
+        """Every destination as a page may show it (key masked), with live metrics in the owner;
+        a viewer shows the stored settings and the owner's latest sample of each (every 5 s)."""
         if self.broadcast is not None:
             readings = self.broadcast.viewer_readings
             return [{**d.public_doc(), "viewer_detail": getattr(readings.get(d.destination_id), "detail", None)}
                     for d in self.broadcast.streamer.destinations.values()]
-        shown = []  # a viewer: the stored settings, never a key, no live metrics
+        now = self._clock()
+        latest = {sample.get("destination_id"): sample
+                  for sample in self._store().samples("streams", now - VIEWER_METRICS_AGE, now + VIEWER_METRICS_AGE)}
+        shown = []  # a viewer: the stored settings (never a key) and the owner's last sample
         for doc in self._store().destinations.all():
             key = doc.get("stream_key") or ""
-            shown.append({**doc, "stream_key": "**** (in the key file)" if doc.get("key_in_keystore") else
-                          (key if key.startswith(("env:", "secret:")) else "****"), "metrics": None})
+            config = {k: v for k, v in doc.items() if k not in {"key_in_keystore", "viewer_source", "stream_key"}}
+            try:
+                public = StreamConfig.from_doc({**config, "stream_key": "stand-in"}).public_doc()
+            except ConfigError:
+                public = dict(config)
+            sample = latest.get(doc.get("destination_id"))
+            metrics = {k: v for k, v in sample.items() if k not in {"ts", "destination_id", "platform"}} \
+                if sample else None
+            shown.append({**public, "stream_key": "**** (in the key file)" if doc.get("key_in_keystore") else
+                          (key if key.startswith(("env:", "secret:")) else "****"), "metrics": metrics})
         return shown
 
+    # A viewer's destination changes go to the owner as commands; a literal key goes straight to
+    # the key file (0600, locked across processes), never into a command file.
+
     def save_destination(self, config: StreamConfig) -> StreamConfig:
-        return self._broadcast().save_destination(config)
+        if self.broadcast is not None or self.role != "viewer":
+            return self._broadcast().save_destination(config)
+        doc = config.to_doc()
+        if config.stream_key and not is_key_reference(config.stream_key):
+            KeyStore(self.data_dir).set(config.destination_id, config.stream_key)
+            doc = {**doc, "stream_key": "", "key_in_keystore": True}
+        self._command({"action": "save_destination", "destination": doc})
+        return config
 
     def remove_destination(self, destination_id: str) -> None:
-        self._broadcast().remove_destination(destination_id)
+        if self.broadcast is not None or self.role != "viewer":
+            return self._broadcast().remove_destination(destination_id)
+        self._stored_destination(destination_id)
+        self._command({"action": "remove_destination", "destination_id": destination_id})
 
-    def set_destination_enabled(self, destination_id: str, enabled: bool) -> StreamConfig:
-        return self._broadcast().set_enabled(destination_id, enabled)
+    def set_destination_enabled(self, destination_id: str, enabled: bool) -> StreamConfig | None:
+        if self.broadcast is not None or self.role != "viewer":
+            return self._broadcast().set_enabled(destination_id, enabled)
+        self._stored_destination(destination_id)
+        self._command({"action": "destination_enabled", "destination_id": destination_id, "enabled": bool(enabled)})
+        return None
 
     def set_viewer_source(self, destination_id: str, doc: dict[str, Any] | None) -> None:
-        self._broadcast().set_viewer_source(destination_id, doc)
+        if self.broadcast is not None or self.role != "viewer":
+            return self._broadcast().set_viewer_source(destination_id, doc)
+        self._stored_destination(destination_id)
+        if doc is not None:
+            check_viewer_source(doc)  # the references are resolved by the owner, in its environment
+        self._command({"action": "viewer_source", "destination_id": destination_id, "source": doc})
 
     def viewer_source(self, destination_id: str) -> dict[str, Any] | None:
-        return self._broadcast().viewer_source_doc(destination_id)
+        return (self._store().destinations.get(destination_id) or {}).get("viewer_source")
+
+    def _stored_destination(self, destination_id: str) -> dict[str, Any]:
+        doc = self._store().destinations.get(destination_id)
+        if doc is None:
+            raise ConfigError(f"no destination with id {destination_id!r}")
+        return doc
+
+    def _apply_destination_command(self, action: str, command: dict[str, Any]) -> Any:
+        broadcast = self._broadcast()
+        if action == "save_destination":
+            return broadcast.save_destination(broadcast.config_of(command["destination"]))
+        if action == "remove_destination":
+            return broadcast.remove_destination(command["destination_id"])
+        if action == "destination_enabled":
+            return broadcast.set_enabled(command["destination_id"], bool(command["enabled"]))
+        return broadcast.set_viewer_source(command["destination_id"], command["source"])
 
     def test_destination(self, destination_id: str) -> tuple[bool, str]:
         return self._broadcast().test_destination(destination_id)

@@ -34,9 +34,14 @@ def say(*places: str) -> None:
         note = None
 
 
-if supervisor.broadcast is None:
-    st.info("Streaming runs in the process that owns the data directory with AI_COUNCIL_BROADCAST=on; "
-            "this dashboard can only show the stored destinations.")
+remote = supervisor.broadcast is None and supervisor.role == "viewer"  # the backend is another process
+SENT = " (sent to the backend; it shows within a few seconds)" if remote else ""
+if remote:
+    st.info("The backend runs in another process (such as `python -m backend`): changes made here are sent to "
+            "it and show within a few seconds, and the figures are its latest (every 5 s). Test and the "
+            "preview work only in a dashboard that runs the backend itself.")
+elif supervisor.broadcast is None:
+    st.info("Streaming is off in this process (AI_COUNCIL_BROADCAST=off): the stored destinations are shown.")
 
 
 @st.fragment(run_every=timedelta(seconds=3))
@@ -86,12 +91,13 @@ if not can_control():
     st.stop()
 
 destinations = destination_rows(supervisor.stream_destinations())
-if not destinations.empty and supervisor.broadcast is not None:
+if not destinations.empty and (supervisor.broadcast is not None or remote):
     labels = {row.Id: row.Name if row.Name == row.Platform else f"{row.Name} · {row.Platform}"
               for row in destinations.itertuples()}
     chosen = st.selectbox("Destination", list(labels), format_func=labels.get, key="chosen_destination")
     b1, b2, b3, b4 = st.columns(4)
-    test, enable = b1.button("Test", width="stretch"), b2.button("Enable", width="stretch")
+    test = b1.button("Test", width="stretch", disabled=remote, help="Runs in the backend's process" if remote else None)
+    enable = b2.button("Enable", width="stretch")
     disable, remove = b3.button("Disable", width="stretch"), b4.button("Remove", width="stretch")
     try:
         if test:
@@ -100,10 +106,10 @@ if not destinations.empty and supervisor.broadcast is not None:
             done("success" if ok else "error", message, "manage")
         elif enable or disable:
             supervisor.set_destination_enabled(chosen, bool(enable))
-            done("success", f"{labels[chosen]} {'enabled' if enable else 'disabled'}.", "manage")
+            done("success", f"{labels[chosen]} {'enabled' if enable else 'disabled'}{SENT}.", "manage")
         elif remove:
             supervisor.remove_destination(chosen)
-            done("success", f"{labels[chosen]} removed, with its stored key.", "manage")
+            done("success", f"{labels[chosen]} removed, with its stored key{SENT}.", "manage")
     except ConfigError as exc:
         st.error(str(exc))
     say("manage")
@@ -135,8 +141,8 @@ if not destinations.empty and supervisor.broadcast is not None:
             except ConfigError as exc:
                 st.error(str(exc))
             else:
-                st.success("Viewer source saved: the count is read every 30 s." if doc  # beside the button
-                           else "Viewer source removed: the count shows as unknown.")
+                st.success(("Viewer source saved: the count is read every 30 s" if doc  # beside the button
+                            else "Viewer source removed: the count shows as unknown") + f"{SENT}.")
 
 say("add", "manage")  # a saved destination; or a removal whose section is gone with the last destination
 st.subheader("Add a destination")
@@ -170,4 +176,4 @@ with st.form(f"add_destination_{form_round}"):
             for widget in [k for k in st.session_state if str(k).startswith("new_") and str(k).endswith(suffix)]:
                 del st.session_state[widget]
             st.session_state["add_destination_round"] = form_round + 1
-            done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}).", "add")
+            done("success", f"{config.name or preset.label} saved ({config.display_url() or 'local'}){SENT}.", "add")

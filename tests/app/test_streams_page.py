@@ -150,3 +150,36 @@ def test_an_nginx_source_needs_no_stream_name_and_none_removes_it(streams: AppTe
     assert [s.value for s in streams.success] == ["Viewer source removed: the count shows as unknown."]
     [doc] = Store(data_dir).destinations.all()
     assert doc["viewer_source"] is None
+
+
+def test_beside_a_backend_process_the_page_sends_its_changes_to_it(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend import Supervisor
+    from backend.config import load_settings
+    from tests.conftest import wait_for
+
+    monkeypatch.setenv("AI_COUNCIL_BROADCAST", "on")
+    monkeypatch.setenv("AI_COUNCIL_TURN_SECONDS", "600")
+    owner = Supervisor(load_settings()).start()  # stands for `python -m backend`: it holds the directory
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=30).run()
+        at.switch_page(STREAMS).run()
+        assert not at.exception, at.exception
+        assert any("another process" in i.value for i in at.info)
+        choose_platform(at, "custom_rtmp")
+        fill(at, name="Beside", url="rtmp://127.0.0.1:1935/live", key="beside-KEY-9f8e7d")
+        assert [s.value for s in at.success] == [
+            "Beside saved (rtmp://127.0.0.1:1935/live) (sent to the backend; it shows within a few seconds)."]
+        wait_for(lambda: [d["name"] for d in Store(data_dir).destinations.all()] == ["Beside"], 20,
+                 "the backend to apply it")
+        wait_for(lambda: "Beside" in owner.broadcast.streamer.destinations[
+            Store(data_dir).destinations.all()[0]["destination_id"]].config.name, 5, "the backend to load it")
+        at.run()
+        assert "beside-KEY" not in repr([e for e in at.main]) + repr(at.session_state)
+        test = next(b for b in at.button if b.label == "Test")
+        assert test.disabled  # it publishes from the backend's process
+        next(b for b in at.button if b.label == "Disable").click()
+        at.run()
+        wait_for(lambda: Store(data_dir).destinations.all()[0]["enabled"] is False, 20, "the backend to disable it")
+    finally:
+        owner.stop()

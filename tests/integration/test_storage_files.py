@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -257,10 +258,15 @@ def test_writes_leave_no_temp_files(data_dir: Path) -> None:
 def test_stale_temp_files_are_removed_at_open(data_dir: Path) -> None:
     Store(data_dir).archive_debates([debate("d1", NOW)])
     stale = [data_dir / ".state.json.k1x9.tmp", data_dir / "history/debates/.2026-12-03.json.q2.tmp"]
-    for path in stale:
+    for path in stale:  # the store's own files, written under its lock: leftovers, however new
         path.write_bytes(b'{"half": ')
+    old_key_write = data_dir / ".keys.json.c3d4.tmp"  # a key write killed two minutes ago
+    old_key_write.write_bytes(b'{"dest": ')
+    os.utime(old_key_write, (time.time() - 120, time.time() - 120))
+    in_flight = data_dir / ".keys.json.a7b2.tmp"  # a dashboard beside the backend writing a key right now
+    in_flight.write_bytes(b'{"dest": ')
     store = Store(data_dir)
-    assert temp_files(data_dir) == []
+    assert temp_files(data_dir) == [in_flight]
     assert store.problems == []
 
 

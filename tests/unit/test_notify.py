@@ -186,7 +186,8 @@ def test_configs_round_trip_with_the_urls_kept_apart(tmp_path: Path) -> None:
     assert again.urls.get("ops") == SECRET_URLS["slack"]
     assert again.remove("ops") is True and again.remove("ops") is False
     assert again.configs() == [hook] and again.masked_url("ops") is None
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["notifier_settings.json", "notifiers.json"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "notifier_settings.json", "notifiers.json", "notifiers.json.lock"]  # the lock: empty, across processes
 
 
 def test_save_with_a_bad_url_changes_nothing(tmp_path: Path) -> None:
