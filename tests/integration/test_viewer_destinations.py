@@ -37,7 +37,7 @@ def stored(data: Path) -> list[dict]:
 def test_a_viewer_adds_changes_and_removes_a_destination_that_the_owner_streams_to(tmp_path: Path, nginx) -> None:
     data = tmp_path / "data"
     owner = subprocess.Popen([sys.executable, "-m", "backend"], cwd=ROOT, env={**os.environ, **environment(data)},
-                             stdout=subprocess.DEVNULL, stderr=open("/tmp/owner_err.txt", "w"))
+                             stdout=subprocess.DEVNULL, stderr=(tmp_path / "owner.log").open("w"))
     wait_for(lambda: (data / "state.json").exists(), 20, "the backend to open its store")
     viewer = Supervisor(load_settings(environment(data))).start()
     commands: list[str] = []
@@ -85,7 +85,7 @@ def test_a_viewer_adds_changes_and_removes_a_destination_that_the_owner_streams_
         viewer.stop()
         owner.send_signal(signal.SIGTERM)
         code = owner.wait(30)
-    errors = Path("/tmp/owner_err.txt").read_text()
+    errors = (tmp_path / "owner.log").read_text()
     assert code == 0, errors[-2000:]
     assert "refused" not in errors, errors[-2000:]
     assert all(KEY not in text for text in commands)
