@@ -541,10 +541,13 @@ class Supervisor:
         for doc in self._store().destinations.all():
             key = doc.get("stream_key") or ""
             config = {k: v for k, v in doc.items() if k not in {"key_in_keystore", "viewer_source", "stream_key"}}
-            try:
-                public = StreamConfig.from_doc({**config, "stream_key": "stand-in"}).public_doc()
-            except ConfigError:
-                public = dict(config)
+            public = dict(config)
+            for stand_in in ("", "stand-in"):  # the key is not the viewer's to read; some platforms need one
+                try:
+                    public = StreamConfig.from_doc({**config, "stream_key": stand_in}).public_doc()
+                    break
+                except ConfigError:
+                    continue
             sample = latest.get(doc.get("destination_id"))
             metrics = {k: v for k, v in sample.items() if k not in {"ts", "destination_id", "platform"}} \
                 if sample else None

@@ -34,6 +34,30 @@ def say(*places: str) -> None:
         note = None
 
 
+def viewer_source_form(chosen: str, kind: str, current: dict) -> None:
+    """The chosen source's fields, filled with what is stored; saved as one."""
+    with st.form(f"viewer_source_{chosen}_{kind}"):
+        values = {}
+        for field in source_fields(kind) if kind != "none" else []:
+            value = current.get(field.name) if current.get("kind") == kind else None
+            label, placeholder, hint = source_field_view(kind, field)
+            if field.number:
+                seconds = min(MAX_TIMEOUT_SECONDS, max(0.5, float(value or field.default)))
+                values[field.name] = st.number_input(label, min_value=0.5, max_value=MAX_TIMEOUT_SECONDS, step=0.5,
+                                                     value=seconds)
+            else:
+                values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
+        if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
+            try:
+                doc = source_doc_from_form(kind, values) if kind != "none" else None
+                supervisor.set_viewer_source(chosen, doc)
+            except ConfigError as exc:
+                st.error(str(exc))
+            else:
+                st.success(("Viewer source saved: the count is read every 30 s" if doc  # beside the button
+                            else "Viewer source removed: the count shows as unknown") + f"{SENT}.")
+
+
 remote = supervisor.broadcast is None and supervisor.role == "viewer"  # the backend is another process
 SENT = " (sent to the backend; it shows within a few seconds)" if remote else ""
 if remote:
@@ -60,7 +84,7 @@ def live() -> None:
         picture = supervisor.preview_jpeg()
         if picture:
             st.image(picture, caption="Outgoing picture (refreshes every few seconds)")
-        else:
+        elif supervisor.broadcast is not None:
             st.caption("The preview shows the outgoing picture while a debate is on air.")
     rows = destination_rows(supervisor.stream_destinations())
     if rows.empty:
@@ -72,7 +96,9 @@ def live() -> None:
 live()
 
 st.subheader("Recordings")
-if supervisor.broadcast is not None:
+if supervisor.broadcast is None:
+    st.caption("Recordings are listed and downloaded on a dashboard that runs the backend itself.")
+else:
     recordings = supervisor.recordings()
     if not recordings:
         st.caption("No recording yet: each debate is recorded here as it is broadcast.")
@@ -94,6 +120,7 @@ destinations = destination_rows(supervisor.stream_destinations())
 if not destinations.empty and (supervisor.broadcast is not None or remote):
     labels = {row.Id: row.Name if row.Name == row.Platform else f"{row.Name} · {row.Platform}"
               for row in destinations.itertuples()}
+    st.subheader("Manage a destination")
     chosen = st.selectbox("Destination", list(labels), format_func=labels.get, key="chosen_destination")
     b1, b2, b3, b4 = st.columns(4)
     test = b1.button("Test", width="stretch", disabled=remote, help="Runs in the backend's process" if remote else None)
@@ -123,26 +150,10 @@ if not destinations.empty and (supervisor.broadcast is not None or remote):
     kinds = ["none", *VIEWER_SOURCES]
     kind = st.selectbox("Source", kinds, index=kinds.index(suggested) if suggested in kinds else 0,
                         format_func=lambda k: SOURCE_LABELS.get(k, k), key=f"viewer_kind_{chosen}")
-    with st.form(f"viewer_source_{chosen}_{kind}"):
-        values = {}
-        for field in source_fields(kind) if kind != "none" else []:
-            value = current.get(field.name) if current.get("kind") == kind else None
-            label, placeholder, hint = source_field_view(kind, field)
-            if field.number:
-                seconds = min(MAX_TIMEOUT_SECONDS, max(0.5, float(value or field.default)))
-                values[field.name] = st.number_input(label, min_value=0.5, max_value=MAX_TIMEOUT_SECONDS, step=0.5,
-                                                     value=seconds)
-            else:
-                values[field.name] = st.text_input(label, value=value or "", placeholder=placeholder, help=hint)
-        if st.form_submit_button("Save viewer source" if kind != "none" else "Remove viewer source"):
-            try:
-                doc = source_doc_from_form(kind, values) if kind != "none" else None
-                supervisor.set_viewer_source(chosen, doc)
-            except ConfigError as exc:
-                st.error(str(exc))
-            else:
-                st.success(("Viewer source saved: the count is read every 30 s" if doc  # beside the button
-                            else "Viewer source removed: the count shows as unknown") + f"{SENT}.")
+    if kind == "none" and not current:
+        st.caption("No viewer source: pick one above to have this destination's viewers counted.")
+    else:
+        viewer_source_form(chosen, kind, current)
 
 say("add", "manage")  # a saved destination; or a removal whose section is gone with the last destination
 st.subheader("Add a destination")
