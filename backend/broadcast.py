@@ -42,6 +42,35 @@ class Recording:
     seconds: float | None  # how long it plays; None while unknown (only the newest are measured)
 
 
+class RecordingShelf:
+    """The recordings folder as pages see it, in the backend's process or a dashboard beside it."""
+
+    def __init__(self, folder: Path, env: Mapping[str, str]) -> None:
+        self.folder, self._env = folder, env
+        self._durations: dict[tuple[str, int, float], float | None] = {}
+
+    def list(self, measure: int = 20) -> list[Recording]:
+        """Newest first; the newest ``measure`` get their playing time (cached by name, size and time)."""
+        if not self.folder.is_dir():
+            return []
+        files = sorted(self.folder.glob("*.ts"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [self._recording(path, index < measure) for index, path in enumerate(files)]
+
+    def _recording(self, path: Path, measure: bool) -> Recording:
+        info = path.stat()
+        key = (path.name, info.st_size, info.st_mtime)
+        if measure and key not in self._durations:
+            self._durations[key] = media.media_seconds(media.ffmpeg_binary(self._env), path)
+        modified = datetime.fromtimestamp(info.st_mtime).astimezone()
+        return Recording(path.name, info.st_size, modified, self._durations.get(key))
+
+    def path(self, name: str) -> Path:
+        """The file for a download; names are checked, so no path trick reaches outside the folder."""
+        if not RECORDING_NAME.fullmatch(name) or not (self.folder / name).is_file():
+            raise ConfigError(f"no recording named {name!r}")
+        return self.folder / name
+
+
 def check_viewer_source(doc: Mapping[str, Any]) -> None:
     """A viewer source as it may be stored: secrets only as references, every other argument
     valid (checked with stand-ins for what only the backend's process can resolve)."""
@@ -89,7 +118,7 @@ class Broadcast:
         self.problems: list[str] = list(self.keys.problems)
         self.bitrate = AdaptiveBitrateManager()
         self.viewer_readings: dict[str, ViewerReading] = {}
-        self._durations: dict[tuple[str, int, float], float | None] = {}
+        self.shelf = RecordingShelf(self.recordings_dir, env)
         self.rtt_ms: dict[str, float | None] = {}  # TCP connect time to each ingest host, measured
         self._reading = threading.Lock()
         for doc in store.destinations.all():
@@ -327,25 +356,10 @@ class Broadcast:
     # ---- recordings and preview ------------------------------------------------------------------
 
     def recordings(self, measure: int = 20) -> list[Recording]:
-        """Newest first; the newest ``measure`` get their playing time (cached by name, size and time)."""
-        if not self.recordings_dir.is_dir():
-            return []
-        files = sorted(self.recordings_dir.glob("*.ts"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [self._recording(path, index < measure) for index, path in enumerate(files)]
-
-    def _recording(self, path: Path, measure: bool) -> Recording:
-        info = path.stat()
-        key = (path.name, info.st_size, info.st_mtime)
-        if measure and key not in self._durations:
-            self._durations[key] = media.media_seconds(media.ffmpeg_binary(self._env), path)
-        modified = datetime.fromtimestamp(info.st_mtime).astimezone()
-        return Recording(path.name, info.st_size, modified, self._durations.get(key))
+        return self.shelf.list(measure)
 
     def recording_path(self, name: str) -> Path:
-        """The file for a download; names are checked, so no path trick reaches outside the folder."""
-        if not RECORDING_NAME.fullmatch(name) or not (self.recordings_dir / name).is_file():
-            raise ConfigError(f"no recording named {name!r}")
-        return self.recordings_dir / name
+        return self.shelf.path(name)
 
     def preview_jpeg(self) -> bytes | None:
         try:

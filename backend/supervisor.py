@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from .alertbook import AlertBook, silence_from_doc, silence_to_doc, window_from_doc, window_to_doc
 from .alerting import AlertRule, MaintenanceWindow, Notification, Silence
 from .analytics import AnalyticsDashboard, DebateMetrics, StreamingMetrics, sample_system
-from .broadcast import Broadcast, Recording, check_viewer_source
+from .broadcast import Broadcast, Recording, RecordingShelf, check_viewer_source
 from .checks import Thresholds, check_urls, predefined_checks
 from .collect import debate_doc, stream_docs
 from .config import Settings, load_settings
@@ -98,6 +98,7 @@ class Supervisor:
         self.store: Store | None = None
         self.scheduler: EventTriggeredScheduler | None = None
         self.broadcast: Broadcast | None = None
+        self._viewer_shelf: RecordingShelf | None = None  # a viewer's view of the recordings folder
         self.monitor: HealthMonitor | None = None
         self._thresholds = Thresholds()
         self._api_urls: tuple[str, ...] = ()
@@ -614,12 +615,20 @@ class Supervisor:
     def stream_statistics(self) -> dict[str, Any]:
         return self._broadcast().streamer.get_statistics()
 
+    def _shelf(self) -> RecordingShelf:
+        """The recordings: the broadcast's own, or (a dashboard beside the backend) the same folder."""
+        if self.broadcast is not None:
+            return self.broadcast.shelf
+        if self._viewer_shelf is None:
+            self._viewer_shelf = RecordingShelf(self.data_dir / "recordings", os.environ)
+        return self._viewer_shelf
+
     def recordings(self) -> list[Recording]:
-        return self._broadcast().recordings()
+        return self._shelf().list()
 
     def recording_path(self, name: str) -> Path:
         """The file of one recording by name (no path tricks: a ConfigError for any other name)."""
-        return self._broadcast().recording_path(name)
+        return self._shelf().path(name)
 
     def recording_bytes(self, name: str) -> bytes:
         return self.recording_path(name).read_bytes()

@@ -96,8 +96,8 @@ def live() -> None:
 live()
 
 st.subheader("Recordings")
-if supervisor.broadcast is None:
-    st.caption("Recordings are listed and downloaded on a dashboard that runs the backend itself.")
+if supervisor.broadcast is None and not remote:
+    st.caption("Streaming is off in this process: no recordings here.")
 else:
     recordings = supervisor.recordings()
     if not recordings:

@@ -161,11 +161,14 @@ def test_beside_a_backend_process_the_page_sends_its_changes_to_it(
     monkeypatch.setenv("AI_COUNCIL_BROADCAST", "on")
     monkeypatch.setenv("AI_COUNCIL_TURN_SECONDS", "600")
     owner = Supervisor(load_settings()).start()  # stands for `python -m backend`: it holds the directory
+    (data_dir / "recordings").mkdir(exist_ok=True)
+    (data_dir / "recordings" / "debate_20260101T030000_0123abcd-00000.ts").write_bytes(b"\x47" * 188 * 10)
     try:
         at = AppTest.from_file(str(APP), default_timeout=30).run()
         at.switch_page(STREAMS).run()
         assert not at.exception, at.exception
         assert any("another process" in i.value for i in at.info)
+        assert [s.value for s in at.selectbox if s.label == "Recording"] == ["debate_20260101T030000_0123abcd-00000.ts"]
         choose_platform(at, "custom_rtmp")
         fill(at, name="Beside", url="rtmp://127.0.0.1:1935/live", key="beside-KEY-9f8e7d")
         assert [s.value for s in at.success] == [
