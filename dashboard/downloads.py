@@ -42,7 +42,7 @@ def link(path: Path) -> str | None:
     return f"{PATH.format(name=quote(path.name))}?token={_signer.dumps(str(path.resolve()))}"
 
 
-def signed_path(name: str, token: str, max_age: float = LINK_SECONDS) -> Path | None:
+def signed_path(name: str, token: str, max_age: int = LINK_SECONDS) -> Path | None:
     """The recording a link names, if its token is genuine, unexpired and for this very name."""
     try:
         path = Path(_signer.loads(token, max_age=max_age))
