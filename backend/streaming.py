@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from . import media, speech
+from . import media, memory, speech
 from .speech import AudioFeed
 from .destinations import QUALITY_PRESETS, StreamConfig, StreamPlatform, StreamQuality, mask_in_text
 from .errors import ConfigError
@@ -555,6 +555,7 @@ class MultiPlatformStreamer:
         audio: AudioFeed | None = None,
         clock_zone: Callable[[], str | None] = lambda: None,
     ) -> None:
+        memory.keep_big_buffers_out_of_the_heap()  # the chunks below would fragment the heap (see memory.py)
         self.audio = audio  # None: a quiet tone bed instead of speech
         self._clock_zone = clock_zone  # the IANA zone of the on-screen clock (None: the machine's)
         self.preview_path = preview_path
