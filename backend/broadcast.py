@@ -80,11 +80,18 @@ def check_viewer_source(doc: Mapping[str, Any]) -> None:
         if name in doc and not (isinstance(doc[name], str) and is_key_reference(doc[name])):
             raise ConfigError(f"{name} must be a reference such as env:YOUTUBE_API_KEY or secret:NAME; "
                               "secrets are not stored in the destination")
-    stand_in = {name: "stand-in" if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
+    build_viewer_source(doc, resolve=lambda reference: "stand-in", destination_key=lambda: "stand-in")
+
+
+def build_viewer_source(doc: Mapping[str, Any], resolve: Callable[[str], str],
+                        destination_key: Callable[[], str]) -> ViewerSource:
+    """The source a stored document describes: its secret references resolved, and the argument a
+    destination supplies (nginx-rtmp's stream: the key it publishes with) filled in when left out."""
+    resolved = {name: resolve(value) if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
     implied = FROM_DESTINATION.get(str(doc.get("kind")))
-    if implied and not stand_in.get(implied):
-        stand_in[implied] = "stand-in"
-    source_from_doc(stand_in)
+    if implied and not resolved.get(implied):
+        resolved[implied] = destination_key()
+    return source_from_doc(resolved)
 
 
 class Broadcast:
@@ -295,12 +302,11 @@ class Broadcast:
             return None
 
     def _viewer_source(self, destination_id: str, doc: dict[str, Any]) -> ViewerSource:
-        resolved = {name: self._resolve(value) if name in SECRET_ARGUMENTS else value for name, value in doc.items()}
-        implied = FROM_DESTINATION.get(str(doc.get("kind")))
-        if implied and not resolved.get(implied):  # nginx-rtmp names a stream after the key it was published with
+        def destination_key() -> str:
             key = self._config(destination_id).stream_key
-            resolved[implied] = self._resolve(key) if is_key_reference(key) else key
-        return source_from_doc(resolved)
+            return self._resolve(key) if is_key_reference(key) else key
+
+        return build_viewer_source(doc, self._resolve, destination_key)
 
     def _resolve(self, reference: str) -> str:
         kind, _, name = reference.partition(":")

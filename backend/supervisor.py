@@ -553,7 +553,7 @@ class Supervisor:
             metrics = {k: v for k, v in sample.items() if k not in {"ts", "destination_id", "platform"}} \
                 if sample else None
             shown.append({**public, "stream_key": "**** (in the key file)" if doc.get("key_in_keystore") else
-                          (key if key.startswith(("env:", "secret:")) else "****"), "metrics": metrics})
+                          (key if is_key_reference(key) else "****"), "metrics": metrics})
         return shown
 
     # A viewer's destination changes go to the owner as commands; a literal key goes straight to
