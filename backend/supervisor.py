@@ -560,12 +560,12 @@ class Supervisor:
     # the key file (0600, locked across processes), never into a command file.
 
     @property
-    def _beside_owner(self) -> bool:
+    def beside_owner(self) -> bool:
         """A dashboard beside the backend's process: destination changes are sent to it."""
         return self.broadcast is None and self.role == "viewer"
 
     def save_destination(self, config: StreamConfig) -> StreamConfig:
-        if not self._beside_owner:
+        if not self.beside_owner:
             return self._broadcast().save_destination(config)
         doc = config.to_doc()
         if config.stream_key and not is_key_reference(config.stream_key):
@@ -575,20 +575,20 @@ class Supervisor:
         return config
 
     def remove_destination(self, destination_id: str) -> None:
-        if not self._beside_owner:
+        if not self.beside_owner:
             return self._broadcast().remove_destination(destination_id)
         self._stored_destination(destination_id)
         self._command({"action": "remove_destination", "destination_id": destination_id})
 
     def set_destination_enabled(self, destination_id: str, enabled: bool) -> StreamConfig | None:
-        if not self._beside_owner:
+        if not self.beside_owner:
             return self._broadcast().set_enabled(destination_id, enabled)
         self._stored_destination(destination_id)
         self._command({"action": "destination_enabled", "destination_id": destination_id, "enabled": bool(enabled)})
         return None
 
     def set_viewer_source(self, destination_id: str, doc: dict[str, Any] | None) -> None:
-        if not self._beside_owner:
+        if not self.beside_owner:
             return self._broadcast().set_viewer_source(destination_id, doc)
         self._stored_destination(destination_id)
         if doc is not None:

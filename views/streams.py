@@ -58,7 +58,7 @@ def viewer_source_form(chosen: str, kind: str, current: dict) -> None:
                             else "Viewer source removed: the count shows as unknown") + f"{SENT}.")
 
 
-remote = supervisor.broadcast is None and supervisor.role == "viewer"  # the backend is another process
+remote = supervisor.beside_owner  # the backend is another process
 SENT = " (sent to the backend; it shows within a few seconds)" if remote else ""
 if remote:
     st.info("The backend runs in another process (such as `python -m backend`): changes made here are sent to "
